@@ -1,0 +1,202 @@
+//! The command line as clap sees it: raw values and help text, nothing else.
+//!
+//! Every value here is checked and combined in [`crate::settings`], before anything
+//! connects; no client library type appears in these structs.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::kafka::Position;
+use crate::output::Format;
+
+/// Publish, subscribe and bridge message streams between MQTT and Kafka.
+///
+/// Brokers are URLs: mqtt://host[:port]/TOPIC, mqtts://… for TLS, and
+/// kafka://host[:port][,host:port…]/TOPIC. Exit codes: 0 success, 1 failure, 2 usage,
+/// 3 broker unreachable, 4 refused by the broker, 5 Kafka topic missing, 6 messages not
+/// acknowledged, 7 sub timeout, 8 bad input, 130 interrupted.
+#[derive(Debug, Parser)]
+#[command(name = "mqk", version, long_version = crate::long_version(), max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Publish messages to an MQTT topic or a Kafka topic.
+    Pub(PubArgs),
+    /// Print messages from MQTT filters or Kafka topics.
+    Sub(SubArgs),
+    /// Forward every message of an MQTT filter to a Kafka topic, at least once and in order.
+    Bridge(BridgeArgs),
+    /// Run a throwaway MQTT broker and Kafka cluster in this process.
+    Dev(DevArgs),
+    /// Print a shell completion script.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Options for connecting to an MQTT broker.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "MQTT")]
+pub struct MqttArgs {
+    /// MQTT protocol version: 5 or 3.1.1.
+    #[arg(short = 'V', long = "mqtt-version", default_value = "5", value_name = "VERSION")]
+    pub mqtt_version: String,
+    /// Client id [default: generated; for bridge, derived from the mapping].
+    #[arg(short = 'i', long = "id")]
+    pub client_id: Option<String>,
+    /// Keep-alive interval.
+    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    pub keep_alive: humantime::Duration,
+    /// Give up connecting after this long.
+    #[arg(long, default_value = "5s", value_name = "DURATION")]
+    pub connect_timeout: humantime::Duration,
+    /// User name.
+    #[arg(short = 'u', long)]
+    pub username: Option<String>,
+    /// Password (or set MQK_PASSWORD).
+    #[arg(long, env = "MQK_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    /// PEM file of CA certificates for mqtts:// [default: the system's].
+    #[arg(long, value_name = "FILE")]
+    pub cafile: Option<PathBuf>,
+}
+
+/// Options for talking to a Kafka cluster.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Kafka")]
+pub struct KafkaArgs {
+    /// A librdkafka property, as KEY=VALUE; repeatable, applied last.
+    #[arg(short = 'X', value_name = "KEY=VALUE")]
+    pub properties: Vec<String>,
+    /// How long to wait for cluster metadata before calling the cluster unreachable.
+    #[arg(long, default_value = "10s", value_name = "DURATION")]
+    pub metadata_timeout: humantime::Duration,
+    /// Create the Kafka topic if it does not exist (CreateTopics API).
+    #[arg(long)]
+    pub create_topic: bool,
+    /// Partitions of a topic created by --create-topic.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub partitions: i32,
+}
+
+/// `mqk pub`.
+#[derive(Debug, Args)]
+pub struct PubArgs {
+    /// Where to publish: mqtt://host:port/TOPIC or kafka://host:port/TOPIC. The topic may be
+    /// left out with --format json, when every record names its own.
+    pub url: String,
+    /// Send TEXT as one message ('' is a zero-byte message).
+    #[arg(short = 'm', long, value_name = "TEXT", allow_hyphen_values = true)]
+    pub message: Option<String>,
+    /// Send the whole file as one message, its bytes exactly.
+    #[arg(short = 'f', long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Send each stdin line as a message (LF or CRLF removed, nothing added).
+    #[arg(short = 'l', long)]
+    pub lines: bool,
+    /// Send all of stdin as one message.
+    #[arg(short = 's', long)]
+    pub stdin: bool,
+    /// Read stdin as records: json is one envelope per line (see README).
+    #[arg(long, value_name = "FORMAT", value_parser = ["json"])]
+    pub format: Option<String>,
+    /// MQTT QoS: 0, 1 or 2.
+    #[arg(short = 'q', long, default_value_t = 1)]
+    pub qos: u8,
+    /// Set the MQTT retain flag.
+    #[arg(short = 'r', long)]
+    pub retain: bool,
+    /// Kafka record key for every message.
+    #[arg(short = 'k', long)]
+    pub key: Option<String>,
+    /// Messages sent but not yet acknowledged, at most.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub inflight: u16,
+    /// Give up on a Kafka record not acknowledged after this long.
+    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    pub delivery_timeout: humantime::Duration,
+    /// Reconnect attempts after the MQTT connection is lost.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub reconnects: u32,
+    /// No summary line on stderr.
+    #[arg(long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub mqtt: MqttArgs,
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+}
+
+/// `mqk sub`.
+#[derive(Debug, Args)]
+pub struct SubArgs {
+    /// What to read: MQTT filters (mqtt://host:port/FILTER) or Kafka topics, all on one
+    /// broker.
+    #[arg(required = true, value_name = "URL")]
+    pub urls: Vec<String>,
+    /// MQTT subscription QoS: 0, 1 or 2.
+    #[arg(short = 'q', long, default_value_t = 1)]
+    pub qos: u8,
+    /// Exit after N messages.
+    #[arg(short = 'n', long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Exit with code 7 when nothing arrives for this long.
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<humantime::Duration>,
+    /// Output: text (payload and a newline), raw (payload bytes only) or json (envelopes).
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Kafka: where to start in every partition.
+    #[arg(long, value_enum, default_value = "end")]
+    pub from: Position,
+    /// Kafka: exit once every partition is read up to where it ended at start.
+    #[arg(long)]
+    pub exit: bool,
+    #[command(flatten)]
+    pub mqtt: MqttArgs,
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+}
+
+/// `mqk bridge`.
+#[derive(Debug, Args)]
+pub struct BridgeArgs {
+    /// The MQTT side: mqtt://host:port/FILTER.
+    pub from: String,
+    /// The Kafka side: kafka://host:port/TOPIC.
+    pub to: String,
+    /// MQTT subscription QoS: 0 or 1.
+    #[arg(short = 'q', long, default_value_t = 1)]
+    pub qos: u8,
+    /// How long the broker keeps the bridge's session while it is away ("never" to keep it
+    /// forever).
+    #[arg(long, default_value = "never", value_name = "DURATION")]
+    pub session_expiry: String,
+    /// Messages received but not yet acknowledged, at most (MQTT 5 receive maximum).
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub inflight: u16,
+    #[command(flatten)]
+    pub mqtt: MqttArgs,
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+}
+
+/// `mqk dev`.
+#[derive(Debug, Args)]
+pub struct DevArgs {
+    /// Create a Kafka topic, as NAME or NAME:PARTITIONS; repeatable.
+    #[arg(long = "topic", value_name = "NAME[:PARTITIONS]")]
+    pub topics: Vec<String>,
+    /// Port of the MQTT 5 listener [default: a free one].
+    #[arg(long, value_name = "PORT")]
+    pub mqtt_port: Option<u16>,
+    /// Port of the MQTT 3.1.1 listener [default: a free one].
+    #[arg(long, value_name = "PORT")]
+    pub mqtt311_port: Option<u16>,
+}

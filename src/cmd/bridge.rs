@@ -1,0 +1,136 @@
+//! `mqk bridge`: forward every message of an MQTT filter to a Kafka topic, at least once and
+//! in order.
+//!
+//! The bridge subscribes on a persistent session with manual acknowledgement. Each message
+//! is produced to Kafka (key = MQTT topic, payload unchanged) and queued; the queue is
+//! released strictly from the front, and a message is acknowledged on MQTT only once Kafka
+//! acknowledged its record. A crash therefore loses nothing: whatever was not acknowledged
+//! is redelivered by the broker when the bridge returns. While Kafka is unreachable the
+//! queue stops draining, acknowledgements stop, and the broker stops sending once the
+//! in-flight window is full: back-pressure, never unbounded buffering.
+//!
+//! A record Kafka refuses for good (too large, not authorised) stops the bridge with an
+//! error; the message is not acknowledged, so it stays with the broker.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::time::Duration;
+
+use crate::exit::{Code, err};
+use crate::kafka::{self, Delivery, Producer, Reliability};
+use crate::mqtt::{AckToken, Connection, Event};
+use crate::record::Envelope;
+use crate::settings::BridgeSettings;
+
+/// A message produced to Kafka and not yet acknowledged on MQTT.
+struct InFlight {
+    delivery: Delivery,
+    ack: AckToken,
+    /// Connection generation it arrived on: after a reconnect the broker redelivers it, so
+    /// the old acknowledgement must not be sent on the new connection.
+    generation: u64,
+    topic: String,
+}
+
+/// What the bridge did, printed when it stops.
+#[derive(Debug, Default)]
+struct Counts {
+    forwarded: u64,
+    redelivered: u64,
+    acknowledged: u64,
+}
+
+/// Runs the bridge until `shutdown`, then drains and reports.
+pub async fn run(settings: BridgeSettings, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    kafka::ensure_topic(&settings.kafka, &settings.topic, settings.create).await?;
+    let window = usize::from(settings.mqtt.inflight);
+    let producer = Producer::new(&settings.kafka, Reliability::Unbounded, window)?;
+    let mut connection = Connection::new(&settings.mqtt)?;
+    let mut queue: VecDeque<InFlight> = VecDeque::new();
+    let mut counts = Counts::default();
+    let mut generation = 0;
+    let mut ready = false;
+    let mut draining = false;
+    tokio::pin!(shutdown);
+
+    let result = loop {
+        if draining && queue.is_empty() {
+            break Ok(());
+        }
+        tokio::select! {
+            () = &mut shutdown, if !draining => {
+                tracing::info!(in_flight = queue.len(), "stopping: draining messages in flight");
+                draining = true;
+            }
+            outcome = async { (&mut queue.front_mut().expect("guarded").delivery).await }, if !queue.is_empty() => {
+                let done = queue.pop_front().expect("guarded");
+                if let Err(e) = outcome {
+                    break Err(err(Code::Failure, format!(
+                        "kafka refused the record of MQTT topic '{}': {e}; it was not acknowledged \
+                         and stays with the MQTT broker", done.topic)));
+                }
+                if done.generation == generation {
+                    connection.ack(done.ack)?;
+                    counts.acknowledged += 1;
+                }
+            }
+            event = connection.poll(), if queue.len() < window || draining => match event {
+                Ok(Event::Connected { session_present }) => {
+                    generation += 1;
+                    if !session_present && generation > 1 {
+                        tracing::warn!("the broker did not keep the bridge's session");
+                    }
+                    // Also on a resumed session: the filter may differ from the session's.
+                    connection.subscribe(std::slice::from_ref(&settings.filter), settings.qos)?;
+                }
+                Ok(Event::Subscribed(granted)) => {
+                    if let Some(Err(reason)) = granted.first() {
+                        break Err(err(Code::Refused, format!(
+                            "the broker refused the subscription to '{}': {reason}", settings.filter)));
+                    }
+                    if !ready {
+                        announce_ready(&settings, connection.address());
+                        ready = true;
+                    }
+                }
+                Ok(Event::Message(message)) if !draining => {
+                    counts.forwarded += 1;
+                    counts.redelivered += u64::from(message.dup);
+                    let record = Envelope {
+                        key: Some(message.topic.as_bytes().to_vec()),
+                        payload: Some(message.payload.to_vec()),
+                        ..Default::default()
+                    };
+                    let delivery = match producer.send(&settings.topic, &record) {
+                        Ok(delivery) => delivery,
+                        Err(e) => break Err(err(Code::Failure, format!(
+                            "cannot produce the message of MQTT topic '{}': {e}; it was not \
+                             acknowledged and stays with the MQTT broker", message.topic))),
+                    };
+                    queue.push_back(InFlight { delivery, ack: message.ack_token(), generation, topic: message.topic });
+                }
+                Ok(_) => {}
+                Err(e) if !ready && generation == 0 => break Err(e),
+                Err(e) => {
+                    tracing::warn!(broker = connection.address(), error = %e, "MQTT connection lost, reconnecting");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    };
+
+    connection.disconnect(Duration::from_secs(2)).await;
+    producer.flush(Duration::from_secs(1));
+    eprintln!(
+        "bridge stopped: {} messages forwarded ({} redelivered by the broker), {} acknowledged",
+        counts.forwarded, counts.redelivered, counts.acknowledged
+    );
+    result
+}
+
+fn announce_ready(settings: &BridgeSettings, address: &str) {
+    eprintln!(
+        "ready: bridging mqtt://{address}/{} to kafka://{}/{} as client '{}' (QoS {})",
+        settings.filter, settings.kafka.brokers, settings.topic, settings.mqtt.client_id, settings.qos
+    );
+}

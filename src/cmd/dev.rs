@@ -1,0 +1,112 @@
+//! `mqk dev`: a throwaway MQTT broker and Kafka cluster inside this process, for demos,
+//! first steps and smoke tests. Not where real data lives: everything is in memory and gone
+//! when the process stops.
+//!
+//! The MQTT broker is rumqttd, which serves MQTT 5 and 3.1.1 on separate listeners; the
+//! Kafka cluster is librdkafka's mock cluster, which other processes reach on loopback.
+//! The mock cluster has no CreateTopics handler, so topics are created here, with `--topic`.
+
+use std::future::Future;
+use std::io::Write;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use rdkafka::mocking::MockCluster;
+
+use crate::mqtt::MAX_PACKET;
+use crate::settings::DevSettings;
+
+/// Starts both, prints their URLs as shell assignments on `out`, and runs until `shutdown`.
+pub async fn run(
+    settings: DevSettings,
+    mut out: impl Write,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let v5 = SocketAddr::from((Ipv4Addr::LOCALHOST, port(settings.mqtt_port)?));
+    let v311 = SocketAddr::from((Ipv4Addr::LOCALHOST, port(settings.mqtt311_port)?));
+    start_mqtt(v5, v311)?;
+
+    let cluster = MockCluster::new(1).context("cannot start the Kafka mock cluster")?;
+    for (topic, partitions) in &settings.topics {
+        cluster
+            .create_topic(topic, *partitions, 1)
+            .with_context(|| format!("cannot create kafka topic '{topic}'"))?;
+    }
+    let kafka = cluster.bootstrap_servers();
+
+    writeln!(out, "export MQK_MQTT=mqtt://{v5}")?;
+    writeln!(out, "export MQK_MQTT311=mqtt://{v311}")?;
+    writeln!(out, "export MQK_KAFKA=kafka://{kafka}")?;
+    out.flush()?;
+    let topics: Vec<String> = settings.topics.iter().map(|(t, n)| format!("{t} ({n})")).collect();
+    eprintln!(
+        "ready: MQTT 5 on {v5}, MQTT 3.1.1 on {v311}, Kafka mock cluster on {kafka}, topics: {}",
+        if topics.is_empty() { "none".into() } else { topics.join(", ") }
+    );
+
+    shutdown.await;
+    drop(cluster);
+    eprintln!("dev stopped");
+    Ok(())
+}
+
+/// The given port, or one the system has free right now.
+fn port(given: Option<u16>) -> anyhow::Result<u16> {
+    match given {
+        Some(port) => Ok(port),
+        None => Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?.port()),
+    }
+}
+
+/// Starts rumqttd on its own threads and waits until both listeners accept connections.
+fn start_mqtt(v5: SocketAddr, v311: SocketAddr) -> anyhow::Result<()> {
+    let config = serde_json::from_value::<rumqttd::Config>(broker_config(v5, v311))
+        .context("invalid embedded broker configuration")?;
+    let mut broker = rumqttd::Broker::new(config);
+    std::thread::Builder::new().name("rumqttd".into()).spawn(move || {
+        if let Err(e) = broker.start() {
+            tracing::error!(error = %e, "the embedded MQTT broker stopped");
+        }
+    })?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for address in [v5, v311] {
+        while TcpStream::connect(address).is_err() {
+            if Instant::now() > deadline {
+                anyhow::bail!("the embedded MQTT broker did not start listening on {address}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    Ok(())
+}
+
+/// rumqttd's configuration: one MQTT 5 and one MQTT 3.1.1 listener on loopback, packets up
+/// to the protocol's limit.
+fn broker_config(v5: SocketAddr, v311: SocketAddr) -> serde_json::Value {
+    let connections = serde_json::json!({
+        "connection_timeout_ms": 60000,
+        "max_payload_size": MAX_PACKET,
+        "max_inflight_count": 100,
+        "dynamic_filters": true,
+    });
+    let server = |name: &str, listen: SocketAddr| {
+        serde_json::json!({ "1": {
+            "name": name,
+            "listen": listen.to_string(),
+            "next_connection_delay_ms": 1,
+            "connections": connections,
+        }})
+    };
+    serde_json::json!({
+        "id": 0,
+        "router": {
+            "max_connections": 10010,
+            "max_outgoing_packet_count": 200,
+            "max_segment_size": 104857600,
+            "max_segment_count": 10,
+        },
+        "v5": server("mqtt5", v5),
+        "v4": server("mqtt311", v311),
+    })
+}

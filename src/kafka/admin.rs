@@ -1,0 +1,109 @@
+//! Topic checks and creation: a missing topic is an error that says so, unless the user
+//! asked for it to be created.
+
+use std::time::{Duration, Instant};
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer as _};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+
+use super::KafkaSettings;
+use crate::exit::{Code, err};
+
+/// Makes sure `topic` exists, creating it with `create` partitions when given. Returns its
+/// partition count.
+pub async fn ensure_topic(
+    settings: &KafkaSettings,
+    topic: &str,
+    create: Option<i32>,
+) -> anyhow::Result<usize> {
+    if let Some(partitions) = partitions(settings, topic).await? {
+        return Ok(partitions);
+    }
+    let Some(count) = create else {
+        return Err(err(
+            Code::NoTopic,
+            format!(
+                "kafka topic '{topic}' does not exist on {} (create it, or pass --create-topic)",
+                settings.brokers
+            ),
+        ));
+    };
+    create_topic(settings, topic, count).await?;
+    let deadline = Instant::now() + settings.metadata_timeout;
+    while Instant::now() < deadline {
+        if let Some(partitions) = partitions(settings, topic).await? {
+            return Ok(partitions);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(err(Code::NoTopic, format!("kafka topic '{topic}' was created but does not show up")))
+}
+
+/// Creates `topic` with `partitions` partitions through the CreateTopics API, with the
+/// broker's default replication factor.
+pub async fn create_topic(settings: &KafkaSettings, topic: &str, partitions: i32) -> anyhow::Result<()> {
+    let admin: AdminClient<DefaultClientContext> = settings.config(&[]).create()?;
+    let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(-1));
+    let options = AdminOptions::new().operation_timeout(Some(settings.metadata_timeout));
+    let cannot = |cause: String| {
+        err(
+            Code::Failure,
+            format!("cannot create kafka topic '{topic}' on {}: {cause}", settings.brokers),
+        )
+    };
+    let results = match admin.create_topics([&new], &options).await {
+        Ok(results) => results,
+        Err(KafkaError::AdminOp(code)) if code == RDKafkaErrorCode::UnsupportedVersion => {
+            return Err(cannot("the broker does not implement CreateTopics".into()));
+        }
+        Err(e) => return Err(cannot(e.to_string())),
+    };
+    for result in results {
+        match result {
+            Ok(_) => {}
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((_, code)) => return Err(cannot(code.to_string())),
+        }
+    }
+    Ok(())
+}
+
+/// The partition count of `topic`, `None` if the cluster says it does not exist.
+async fn partitions(settings: &KafkaSettings, topic: &str) -> anyhow::Result<Option<usize>> {
+    let settings = settings.clone();
+    let topic = topic.to_owned();
+    tokio::task::spawn_blocking(move || metadata_blocking(&settings, &topic)).await?
+}
+
+fn metadata_blocking(settings: &KafkaSettings, topic: &str) -> anyhow::Result<Option<usize>> {
+    // A consumer's metadata requests honour allow.auto.create.topics, which stays false: a
+    // topic check must never create the topic (the mock cluster would).
+    let consumer: BaseConsumer =
+        settings.config(&[("allow.auto.create.topics", "false".into())]).create()?;
+    let metadata =
+        consumer.fetch_metadata(Some(topic), settings.metadata_timeout).map_err(|e| {
+            err(
+                Code::Unreachable,
+                format!(
+                    "cannot reach kafka brokers {} within {}: {e}",
+                    settings.brokers,
+                    humantime::format_duration(settings.metadata_timeout)
+                ),
+            )
+        })?;
+    let Some(found) = metadata.topics().iter().find(|t| t.name() == topic) else {
+        return Ok(None);
+    };
+    match found.error() {
+        None => Ok(Some(found.partitions().len())),
+        Some(code) => match RDKafkaErrorCode::from(code) {
+            RDKafkaErrorCode::UnknownTopicOrPartition | RDKafkaErrorCode::UnknownTopic => Ok(None),
+            other => Err(err(
+                Code::Refused,
+                format!("kafka brokers {} refused metadata for '{topic}': {other}", settings.brokers),
+            )),
+        },
+    }
+}

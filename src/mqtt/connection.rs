@@ -1,0 +1,319 @@
+//! One MQTT connection of either protocol version, behind one type.
+//!
+//! The two rumqttc clients differ in small ways (topic as `String` or `Bytes`, reason codes
+//! only in v5, session expiry only in v5); every difference is settled in this file.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use rumqttc::v5::mqttbytes::v5 as p5;
+use rumqttc::{self as r4, v5 as r5};
+
+use super::reason;
+use super::{AckToken, Event, MAX_PACKET, Message, MqttSettings, Outgoing, Session, Version};
+use crate::record::{self, Properties};
+
+/// A connection and its event loop. Nothing happens on the wire unless [`Connection::poll`]
+/// is called; see the module doc of [`crate::mqtt`].
+pub struct Connection {
+    address: String,
+    inner: Inner,
+}
+
+enum Inner {
+    V4(r4::AsyncClient, r4::EventLoop),
+    V5(r5::AsyncClient, r5::EventLoop),
+}
+
+impl Connection {
+    /// Prepares a connection; the TCP connection is made by the first [`Connection::poll`].
+    pub fn new(settings: &MqttSettings) -> anyhow::Result<Connection> {
+        // Room for a full in-flight window of publishes plus as many acknowledgements.
+        let capacity = usize::from(settings.inflight) * 2 + 16;
+        let inner = match settings.version {
+            Version::V311 => {
+                let options = options4(settings)?;
+                let (client, mut events) = r4::AsyncClient::new(options, capacity);
+                events.network_options.set_connection_timeout(settings.connect_timeout.as_secs().max(1));
+                Inner::V4(client, events)
+            }
+            Version::V5 => {
+                let options = options5(settings)?;
+                let (client, events) = r5::AsyncClient::new(options, capacity);
+                Inner::V5(client, events)
+            }
+        };
+        Ok(Connection { address: settings.address(), inner })
+    }
+
+    /// `host:port` of the broker.
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// Drives the connection until something a command acts on happens. After an error the
+    /// next call reconnects; publishes not yet acknowledged are sent again then.
+    pub async fn poll(&mut self) -> anyhow::Result<Event> {
+        loop {
+            let event = match &mut self.inner {
+                Inner::V4(_, events) => match events.poll().await {
+                    Ok(event) => event4(event),
+                    Err(e) => return Err(error4(&self.address, e)),
+                },
+                Inner::V5(_, events) => match events.poll().await {
+                    Ok(event) => event5(event),
+                    Err(e) => return Err(error5(&self.address, e)),
+                },
+            };
+            if !matches!(event, Event::Other) {
+                return Ok(event);
+            }
+        }
+    }
+
+    /// Queues a publish without waiting; the caller keeps the number of queued, unacknowledged
+    /// publishes below the in-flight window given at connect time.
+    pub fn publish(&self, message: Outgoing) -> anyhow::Result<()> {
+        match &self.inner {
+            Inner::V4(client, _) => {
+                client.try_publish(message.topic, qos4(message.qos), message.retain, message.payload)?
+            }
+            Inner::V5(client, _) => {
+                let qos = qos5(message.qos);
+                match message.properties.as_ref().map(properties_out) {
+                    Some(p) => client.try_publish_with_properties(
+                        message.topic,
+                        qos,
+                        message.retain,
+                        message.payload,
+                        p,
+                    )?,
+                    None => client.try_publish(message.topic, qos, message.retain, message.payload)?,
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Subscribes to every filter at one QoS, in one SUBSCRIBE.
+    pub fn subscribe(&self, filters: &[String], qos: u8) -> anyhow::Result<()> {
+        match &self.inner {
+            Inner::V4(client, _) => client.try_subscribe_many(
+                filters.iter().map(|f| r4::SubscribeFilter::new(f.clone(), qos4(qos))),
+            )?,
+            Inner::V5(client, _) => client.try_subscribe_many(
+                filters.iter().map(|f| p5::Filter::new(f.clone(), qos5(qos))),
+            )?,
+        }
+        Ok(())
+    }
+
+    /// Acknowledges a message received with manual acknowledgement on.
+    pub fn ack(&self, token: AckToken) -> anyhow::Result<()> {
+        match &self.inner {
+            Inner::V4(client, _) => {
+                let mut publish = r4::Publish::new("", qos4(token.qos), Vec::new());
+                publish.pkid = token.pkid;
+                client.try_ack(&publish)?;
+            }
+            Inner::V5(client, _) => {
+                let mut publish = p5::Publish::new("", qos5(token.qos), Vec::new(), None);
+                publish.pkid = token.pkid;
+                client.try_ack(&publish)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends DISCONNECT once everything queued before it is out, waiting at most `limit`.
+    pub async fn disconnect(&mut self, limit: Duration) {
+        let queued = match &self.inner {
+            Inner::V4(client, _) => client.try_disconnect().is_ok(),
+            Inner::V5(client, _) => client.try_disconnect().is_ok(),
+        };
+        if !queued {
+            return;
+        }
+        let _ = tokio::time::timeout(limit, async {
+            while let Ok(event) = self.poll().await {
+                if matches!(event, Event::Disconnected) {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
+}
+
+fn options4(s: &MqttSettings) -> anyhow::Result<r4::MqttOptions> {
+    let mut o = r4::MqttOptions::new(s.client_id.clone(), s.host.clone(), s.port);
+    o.set_keep_alive(s.keep_alive)
+        .set_clean_session(s.session == Session::Clean)
+        .set_max_packet_size(MAX_PACKET, MAX_PACKET)
+        .set_inflight(s.inflight)
+        .set_manual_acks(s.manual_acks);
+    if let Some((user, password)) = &s.credentials {
+        o.set_credentials(user.clone(), password.clone());
+    }
+    if let Some(tls) = &s.tls {
+        o.set_transport(transport(tls)?);
+    }
+    Ok(o)
+}
+
+fn options5(s: &MqttSettings) -> anyhow::Result<r5::MqttOptions> {
+    let mut o = r5::MqttOptions::new(s.client_id.clone(), s.host.clone(), s.port);
+    let max = u32::try_from(MAX_PACKET).ok();
+    o.set_keep_alive(s.keep_alive)
+        .set_max_packet_size(max)
+        .set_receive_maximum(Some(s.inflight))
+        .set_outgoing_inflight_upper_limit(s.inflight)
+        .set_manual_acks(s.manual_acks);
+    let mut network = o.network_options();
+    network.set_connection_timeout(s.connect_timeout.as_secs().max(1));
+    o.set_network_options(network);
+    match s.session {
+        Session::Clean => o.set_clean_start(true),
+        Session::Persistent { expiry_secs } => {
+            o.set_clean_start(false).set_session_expiry_interval(Some(expiry_secs))
+        }
+    };
+    if let Some((user, password)) = &s.credentials {
+        o.set_credentials(user.clone(), password.clone());
+    }
+    if let Some(tls) = &s.tls {
+        o.set_transport(transport(tls)?);
+    }
+    Ok(o)
+}
+
+fn transport(tls: &super::TlsSettings) -> anyhow::Result<r4::Transport> {
+    use anyhow::Context;
+    Ok(match &tls.ca_file {
+        None => r4::Transport::tls_with_default_config(),
+        Some(path) => {
+            let ca = std::fs::read(path)
+                .with_context(|| format!("cannot read CA file {}", path.display()))?;
+            r4::Transport::tls(ca, None, None)
+        }
+    })
+}
+
+fn qos4(qos: u8) -> r4::QoS {
+    match qos {
+        0 => r4::QoS::AtMostOnce,
+        1 => r4::QoS::AtLeastOnce,
+        _ => r4::QoS::ExactlyOnce,
+    }
+}
+
+fn qos5(qos: u8) -> rumqttc::v5::mqttbytes::QoS {
+    match qos {
+        0 => rumqttc::v5::mqttbytes::QoS::AtMostOnce,
+        1 => rumqttc::v5::mqttbytes::QoS::AtLeastOnce,
+        _ => rumqttc::v5::mqttbytes::QoS::ExactlyOnce,
+    }
+}
+
+fn event4(event: r4::Event) -> Event {
+    use r4::{Event as E, Outgoing as O, Packet as P};
+    match event {
+        E::Incoming(P::ConnAck(c)) => Event::Connected { session_present: c.session_present },
+        E::Incoming(P::Publish(p)) => Event::Message(Message {
+            ack: AckToken { pkid: p.pkid, qos: p.qos as u8 },
+            topic: p.topic,
+            payload: p.payload,
+            qos: p.qos as u8,
+            retain: p.retain,
+            dup: p.dup,
+            properties: None,
+        }),
+        E::Incoming(P::PubAck(_) | P::PubComp(_)) | E::Outgoing(O::Publish(0)) => Event::Delivered,
+        E::Incoming(P::SubAck(s)) => {
+            Event::Subscribed(s.return_codes.iter().map(reason::suback4).collect())
+        }
+        E::Outgoing(O::Disconnect) => Event::Disconnected,
+        _ => Event::Other,
+    }
+}
+
+fn event5(event: r5::Event) -> Event {
+    use r5::{Event as E, Incoming as I};
+    match event {
+        E::Incoming(I::ConnAck(c)) => Event::Connected { session_present: c.session_present },
+        E::Incoming(I::Publish(p)) => Event::Message(Message {
+            ack: AckToken { pkid: p.pkid, qos: p.qos as u8 },
+            topic: String::from_utf8_lossy(&p.topic).into_owned(),
+            payload: p.payload,
+            qos: p.qos as u8,
+            retain: p.retain,
+            dup: p.dup,
+            properties: p.properties.as_ref().map(properties_in),
+        }),
+        E::Incoming(I::PubAck(a)) => reason::puback(&a.reason).map_or(Event::Delivered, Event::Rejected),
+        E::Incoming(I::PubRec(r)) => reason::pubrec(&r.reason).map_or(Event::Other, Event::Rejected),
+        E::Incoming(I::PubComp(c)) => {
+            reason::pubcomp(&c.reason).map_or(Event::Delivered, Event::Rejected)
+        }
+        E::Incoming(I::SubAck(s)) => {
+            Event::Subscribed(s.return_codes.iter().map(reason::suback5).collect())
+        }
+        E::Outgoing(r4::Outgoing::Publish(0)) => Event::Delivered,
+        E::Outgoing(r4::Outgoing::Disconnect) => Event::Disconnected,
+        _ => Event::Other,
+    }
+}
+
+fn error4(address: &str, error: r4::ConnectionError) -> anyhow::Error {
+    let refused = match &error {
+        r4::ConnectionError::ConnectionRefused(code) => Some(reason::connack(code)),
+        _ => None,
+    };
+    reason::connection_error(address, refused, describe(&error))
+}
+
+fn error5(address: &str, error: r5::ConnectionError) -> anyhow::Error {
+    let refused = match &error {
+        r5::ConnectionError::ConnectionRefused(code) => Some(reason::connack(code)),
+        _ => None,
+    };
+    reason::connection_error(address, refused, describe(&error))
+}
+
+/// The innermost cause in words: rumqttc's own messages wrap and repeat their causes.
+fn describe(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    let text = cause.to_string();
+    if text.is_empty() { format!("{error:?}") } else { text }
+}
+
+fn properties_in(p: &p5::PublishProperties) -> Properties {
+    let (correlation_data, correlation_data_encoding) = record::split(p.correlation_data.as_deref());
+    Properties {
+        payload_format_indicator: p.payload_format_indicator,
+        message_expiry_interval: p.message_expiry_interval,
+        content_type: p.content_type.clone(),
+        response_topic: p.response_topic.clone(),
+        correlation_data,
+        correlation_data_encoding,
+        user_properties: p.user_properties.clone(),
+        subscription_identifiers: p.subscription_identifiers.clone(),
+    }
+}
+
+fn properties_out(p: &Properties) -> p5::PublishProperties {
+    let correlation = record::join(p.correlation_data.clone(), p.correlation_data_encoding, 0, "");
+    p5::PublishProperties {
+        payload_format_indicator: p.payload_format_indicator,
+        message_expiry_interval: p.message_expiry_interval,
+        topic_alias: None,
+        response_topic: p.response_topic.clone(),
+        correlation_data: correlation.ok().flatten().map(Bytes::from),
+        user_properties: p.user_properties.clone(),
+        subscription_identifiers: Vec::new(),
+        content_type: p.content_type.clone(),
+    }
+}

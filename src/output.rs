@@ -1,0 +1,106 @@
+//! How `sub` writes what it receives to stdout: the payload and a newline (as mosquitto_sub
+//! prints it), the raw payload bytes with nothing added, or one JSON envelope per line.
+//!
+//! Every message is flushed as soon as it is written, also into a pipe, so a consumer
+//! downstream sees it at once and nothing is lost when `mqk` is stopped. A closed pipe
+//! (`mqk sub … | head -1`) is reported as [`Written::Closed`], a normal end, not an error.
+
+use std::io::{self, Write};
+
+use crate::record::Envelope;
+
+/// The output formats of `sub`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// The payload followed by a newline.
+    Text,
+    /// The payload bytes exactly, nothing added.
+    Raw,
+    /// One envelope per line (see the README's record envelope).
+    Json,
+}
+
+/// What happened to a write.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Written {
+    Ok,
+    /// The reader went away (EPIPE): stop quietly.
+    Closed,
+}
+
+/// Writes messages in one format and flushes each.
+pub struct Printer<W: Write> {
+    format: Format,
+    out: W,
+}
+
+impl<W: Write> Printer<W> {
+    pub fn new(format: Format, out: W) -> Self {
+        Printer { format, out }
+    }
+
+    /// Writes one message and flushes it.
+    pub fn write(&mut self, envelope: &Envelope) -> io::Result<Written> {
+        let result = match self.format {
+            Format::Text => self.write_parts(&[envelope.payload_bytes(), b"\n"]),
+            Format::Raw => self.write_parts(&[envelope.payload_bytes()]),
+            Format::Json => self.write_parts(&[envelope.to_json().as_bytes(), b"\n"]),
+        };
+        match result {
+            Ok(()) => Ok(Written::Ok),
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(Written::Closed),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn write_parts(&mut self, parts: &[&[u8]]) -> io::Result<()> {
+        for part in parts {
+            self.out.write_all(part)?;
+        }
+        self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn printed(format: Format, payload: &[u8]) -> Vec<u8> {
+        let mut printer = Printer::new(format, Vec::new());
+        let envelope = Envelope { payload: Some(payload.to_vec()), ..Default::default() };
+        assert_eq!(printer.write(&envelope).unwrap(), Written::Ok);
+        printer.out
+    }
+
+    #[test]
+    fn raw_adds_nothing() {
+        assert_eq!(printed(Format::Raw, b"\x00a\n"), b"\x00a\n");
+    }
+
+    #[test]
+    fn text_adds_a_newline() {
+        assert_eq!(printed(Format::Text, b"a"), b"a\n");
+    }
+
+    #[test]
+    fn json_is_one_line() {
+        assert_eq!(printed(Format::Json, b"a\nb"), b"{\"payload\":\"a\\nb\"}\n");
+    }
+
+    struct ClosedPipe;
+
+    impl Write for ClosedPipe {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::ErrorKind::BrokenPipe.into())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_closed_pipe_is_a_normal_end() {
+        let mut printer = Printer::new(Format::Text, ClosedPipe);
+        assert_eq!(printer.write(&Envelope::default()).unwrap(), Written::Closed);
+    }
+}

@@ -1,0 +1,432 @@
+//! Raw command-line values resolved into validated settings.
+//!
+//! Every usage error is decided here, before anything connects, and names the flag or the
+//! argument at fault; it exits with [`Code::Usage`]. The client libraries panic on some
+//! values (a keep-alive under a second, an in-flight window of 0, a persistent session
+//! without a client id), so those never get past this module either.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::cli::{BridgeArgs, DevArgs, KafkaArgs, MqttArgs, PubArgs, SubArgs};
+use crate::endpoint::{Endpoint, KafkaEndpoint, MqttEndpoint};
+use crate::exit::{Code, err};
+use crate::input::Framing;
+use crate::kafka::{KafkaSettings, Position};
+use crate::mqtt::{MqttSettings, Session, TlsSettings, Version};
+use crate::output::Format;
+use crate::topic;
+
+type Result<T> = anyhow::Result<T>;
+
+fn usage(message: impl Into<String>) -> anyhow::Error {
+    err(Code::Usage, message)
+}
+
+/// Where `pub` sends to.
+#[derive(Debug)]
+pub enum Target {
+    Mqtt { settings: MqttSettings, topic: Option<String> },
+    Kafka { settings: KafkaSettings, topic: Option<String>, create: Option<i32> },
+}
+
+/// `mqk pub`, resolved.
+#[derive(Debug)]
+pub struct PubSettings {
+    pub target: Target,
+    pub framing: Framing,
+    pub qos: u8,
+    pub retain: bool,
+    pub key: Option<Vec<u8>>,
+    pub inflight: usize,
+    pub delivery_timeout: Duration,
+    pub reconnects: u32,
+    pub quiet: bool,
+}
+
+/// Where `sub` reads from.
+#[derive(Debug)]
+pub enum Source {
+    Mqtt { settings: MqttSettings, filters: Vec<String>, qos: u8 },
+    Kafka { settings: KafkaSettings, topics: Vec<String>, from: Position, exit: bool },
+}
+
+/// `mqk sub`, resolved.
+#[derive(Debug)]
+pub struct SubSettings {
+    pub source: Source,
+    pub count: Option<u64>,
+    pub timeout: Option<Duration>,
+    pub format: Format,
+}
+
+/// `mqk bridge`, resolved.
+#[derive(Debug)]
+pub struct BridgeSettings {
+    pub mqtt: MqttSettings,
+    pub filter: String,
+    pub qos: u8,
+    pub kafka: KafkaSettings,
+    pub topic: String,
+    pub create: Option<i32>,
+}
+
+/// `mqk dev`, resolved.
+#[derive(Debug)]
+pub struct DevSettings {
+    /// Kafka topics to create, with their partition counts.
+    pub topics: Vec<(String, i32)>,
+    pub mqtt_port: Option<u16>,
+    pub mqtt311_port: Option<u16>,
+}
+
+pub fn resolve_dev(args: DevArgs) -> Result<DevSettings> {
+    let topics = args
+        .topics
+        .iter()
+        .map(|spec| {
+            let (name, partitions) = match spec.rsplit_once(':') {
+                Some((name, n)) => {
+                    let n = n.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                        usage(format!("--topic {spec}: partitions must be a number from 1"))
+                    })?;
+                    (name, n)
+                }
+                None => (spec.as_str(), 1),
+            };
+            topic::kafka_topic(name).map_err(|e| usage(format!("--topic {spec}: {e}")))?;
+            Ok((name.to_owned(), partitions))
+        })
+        .collect::<Result<_>>()?;
+    Ok(DevSettings { topics, mqtt_port: args.mqtt_port, mqtt311_port: args.mqtt311_port })
+}
+
+pub fn resolve_pub(args: PubArgs) -> Result<PubSettings> {
+    let framing = framing(&args)?;
+    let envelopes = framing == Framing::Envelopes;
+    check_qos(args.qos)?;
+    if args.inflight == 0 {
+        return Err(usage("--inflight must be at least 1"));
+    }
+    let target = match parse_url(&args.url)? {
+        Endpoint::Mqtt(endpoint) => {
+            if args.key.is_some() {
+                return Err(usage("--key sets a Kafka record key; MQTT messages have none"));
+            }
+            if let Some(topic) = &endpoint.topic {
+                topic::mqtt_topic(topic).map_err(|e| usage(format!("{}: {e}", args.url)))?;
+            } else if !envelopes {
+                return Err(no_topic(&args.url, "TOPIC"));
+            }
+            let settings = mqtt_settings(&args.mqtt, &endpoint, args.inflight, "pub")?;
+            Target::Mqtt { settings, topic: endpoint.topic }
+        }
+        Endpoint::Kafka(endpoint) => {
+            if args.retain {
+                return Err(usage("--retain is an MQTT flag; Kafka records have no retain flag"));
+            }
+            if let Some(topic) = &endpoint.topic {
+                topic::kafka_topic(topic).map_err(|e| usage(format!("{}: {e}", args.url)))?;
+            } else if !envelopes {
+                return Err(no_topic(&args.url, "TOPIC"));
+            }
+            let (settings, create) = kafka_settings(&args.kafka, &endpoint)?;
+            Target::Kafka { settings, topic: endpoint.topic, create }
+        }
+    };
+    Ok(PubSettings {
+        target,
+        framing,
+        qos: args.qos,
+        retain: args.retain,
+        key: args.key.map(String::into_bytes),
+        inflight: usize::from(args.inflight),
+        delivery_timeout: args.delivery_timeout.into(),
+        reconnects: args.reconnects,
+        quiet: args.quiet,
+    })
+}
+
+pub fn resolve_sub(args: SubArgs) -> Result<SubSettings> {
+    check_qos(args.qos)?;
+    let endpoints = args.urls.iter().map(|url| parse_url(url)).collect::<Result<Vec<_>>>()?;
+    let source = match &endpoints[0] {
+        Endpoint::Mqtt(first) => {
+            let mut filters = Vec::new();
+            for (url, endpoint) in args.urls.iter().zip(&endpoints) {
+                let Endpoint::Mqtt(m) = endpoint else { return Err(mixed()) };
+                if (&m.host, m.port, m.tls) != (&first.host, first.port, first.tls) {
+                    return Err(usage(format!("{url}: every URL must name the same broker")));
+                }
+                let filter = m.topic.clone().ok_or_else(|| no_topic(url, "FILTER"))?;
+                topic::mqtt_filter(&filter).map_err(|e| usage(format!("{url}: {e}")))?;
+                filters.push(filter);
+            }
+            let settings = mqtt_settings(&args.mqtt, first, 100, "sub")?;
+            Source::Mqtt { settings, filters, qos: args.qos }
+        }
+        Endpoint::Kafka(first) => {
+            let mut topics = Vec::new();
+            for (url, endpoint) in args.urls.iter().zip(&endpoints) {
+                let Endpoint::Kafka(k) = endpoint else { return Err(mixed()) };
+                if k.brokers != first.brokers {
+                    return Err(usage(format!("{url}: every URL must name the same brokers")));
+                }
+                let topic = k.topic.clone().ok_or_else(|| no_topic(url, "TOPIC"))?;
+                topic::kafka_topic(&topic).map_err(|e| usage(format!("{url}: {e}")))?;
+                topics.push(topic);
+            }
+            let (settings, _) = kafka_settings(&args.kafka, first)?;
+            Source::Kafka { settings, topics, from: args.from, exit: args.exit }
+        }
+    };
+    Ok(SubSettings {
+        source,
+        count: args.count,
+        timeout: args.timeout.map(Into::into),
+        format: args.format,
+    })
+}
+
+pub fn resolve_bridge(args: BridgeArgs) -> Result<BridgeSettings> {
+    if args.qos > 1 {
+        return Err(usage(format!(
+            "-q/--qos {} is not supported by bridge: use 0 or 1 (QoS 2 end to end is not \
+             implemented yet)",
+            args.qos
+        )));
+    }
+    if args.inflight == 0 {
+        return Err(usage("--inflight must be at least 1"));
+    }
+    let Endpoint::Mqtt(from) = parse_url(&args.from)? else {
+        return Err(usage(format!("{}: the first URL must be mqtt:// or mqtts://", args.from)));
+    };
+    let Endpoint::Kafka(to) = parse_url(&args.to)? else {
+        return Err(usage(format!("{}: the second URL must be kafka://", args.to)));
+    };
+    let filter = from.topic.clone().ok_or_else(|| no_topic(&args.from, "FILTER"))?;
+    topic::mqtt_filter(&filter).map_err(|e| usage(format!("{}: {e}", args.from)))?;
+    let topic = to.topic.clone().ok_or_else(|| no_topic(&args.to, "TOPIC"))?;
+    topic::kafka_topic(&topic).map_err(|e| usage(format!("{}: {e}", args.to)))?;
+
+    let expiry_secs = session_expiry(&args.session_expiry)?;
+    let mut mqtt = mqtt_settings(&args.mqtt, &from, args.inflight, "bridge")?;
+    if args.mqtt.client_id.is_none() {
+        mqtt.client_id = bridge_client_id(&args.from, &args.to);
+    }
+    mqtt.session = Session::Persistent { expiry_secs };
+    mqtt.manual_acks = true;
+    let (kafka, create) = kafka_settings(&args.kafka, &to)?;
+    Ok(BridgeSettings { mqtt, filter, qos: args.qos, kafka, topic, create })
+}
+
+fn framing(args: &PubArgs) -> Result<Framing> {
+    let chosen: Vec<&str> = [
+        (args.message.is_some(), "-m"),
+        (args.file.is_some(), "-f"),
+        (args.lines, "-l"),
+        (args.stdin, "-s"),
+        (args.format.is_some(), "--format"),
+    ]
+    .into_iter()
+    .filter_map(|(given, flag)| given.then_some(flag))
+    .collect();
+    match chosen.as_slice() {
+        [] => return Err(usage("say what to send: -m TEXT, -f FILE, -l, -s or --format json")),
+        [_] => {}
+        [a, b, ..] => return Err(usage(format!("{a} and {b} cannot be combined"))),
+    }
+    if let Some(text) = &args.message {
+        return Ok(Framing::One(text.clone().into_bytes()));
+    }
+    if let Some(path) = &args.file {
+        let bytes = std::fs::read(path).map_err(|e| {
+            err(Code::BadInput, format!("cannot read -f {}: {e}", path.display()))
+        })?;
+        return Ok(Framing::One(bytes));
+    }
+    Ok(if args.lines {
+        Framing::Lines
+    } else if args.stdin {
+        Framing::WholeStdin
+    } else {
+        Framing::Envelopes
+    })
+}
+
+fn parse_url(url: &str) -> Result<Endpoint> {
+    url.parse::<Endpoint>().map_err(|e| usage(e.to_string()))
+}
+
+fn no_topic(url: &str, what: &str) -> anyhow::Error {
+    usage(format!("{url} names no topic: write it after the address, as …/{what}"))
+}
+
+fn mixed() -> anyhow::Error {
+    usage("all URLs must be MQTT, or all Kafka")
+}
+
+fn check_qos(qos: u8) -> Result<()> {
+    if qos > 2 {
+        return Err(usage(format!("-q/--qos must be 0, 1 or 2, not {qos}")));
+    }
+    Ok(())
+}
+
+fn mqtt_settings(
+    args: &MqttArgs,
+    endpoint: &MqttEndpoint,
+    inflight: u16,
+    role: &str,
+) -> Result<MqttSettings> {
+    let version = match args.mqtt_version.as_str() {
+        "5" | "5.0" => Version::V5,
+        "3.1.1" | "311" | "4" => Version::V311,
+        other => {
+            return Err(usage(format!("-V/--mqtt-version must be 5 or 3.1.1, not {other}")));
+        }
+    };
+    let keep_alive: Duration = args.keep_alive.into();
+    if keep_alive < Duration::from_secs(1) {
+        return Err(usage("--keep-alive must be at least 1s"));
+    }
+    let connect_timeout: Duration = args.connect_timeout.into();
+    if connect_timeout < Duration::from_secs(1) {
+        return Err(usage("--connect-timeout must be at least 1s"));
+    }
+    let credentials = match (&args.username, &args.password) {
+        (Some(user), password) => Some((user.clone(), password.clone().unwrap_or_default())),
+        (None, Some(_)) => return Err(usage("--password needs -u/--username")),
+        (None, None) => None,
+    };
+    if args.cafile.is_some() && !endpoint.tls {
+        return Err(usage("--cafile needs an mqtts:// URL"));
+    }
+    let client_id = match &args.client_id {
+        Some(id) if id.is_empty() => return Err(usage("-i/--id must not be empty")),
+        Some(id) => id.clone(),
+        None => generated_client_id(role),
+    };
+    Ok(MqttSettings {
+        host: endpoint.host.clone(),
+        port: endpoint.port,
+        tls: endpoint.tls.then(|| TlsSettings { ca_file: args.cafile.clone() }),
+        version,
+        client_id,
+        session: Session::Clean,
+        keep_alive,
+        connect_timeout,
+        credentials,
+        inflight,
+        manual_acks: false,
+    })
+}
+
+fn kafka_settings(args: &KafkaArgs, endpoint: &KafkaEndpoint) -> Result<(KafkaSettings, Option<i32>)> {
+    let overrides = args
+        .properties
+        .iter()
+        .map(|p| match p.split_once('=') {
+            Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+            _ => Err(usage(format!("-X {p}: write a librdkafka property as KEY=VALUE"))),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if args.partitions < 1 {
+        return Err(usage("--partitions must be at least 1"));
+    }
+    let settings = KafkaSettings {
+        brokers: endpoint.brokers.clone(),
+        overrides,
+        metadata_timeout: args.metadata_timeout.into(),
+    };
+    Ok((settings, args.create_topic.then_some(args.partitions)))
+}
+
+fn session_expiry(text: &str) -> Result<u32> {
+    if text == "never" {
+        return Ok(u32::MAX);
+    }
+    let duration = humantime::parse_duration(text)
+        .map_err(|e| usage(format!("--session-expiry {text}: {e}")))?;
+    match u32::try_from(duration.as_secs()) {
+        Ok(secs) if secs > 0 && secs < u32::MAX => Ok(secs),
+        _ => Err(usage(format!("--session-expiry {text}: must be between 1s and 136 years"))),
+    }
+}
+
+/// A short, unique client id: brokers limited to 23 characters still take it.
+fn generated_client_id(role: &str) -> String {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    format!("mqk-{role}-{:x}{:05x}", std::process::id(), nanos & 0xfffff)
+}
+
+/// The same id for the same mapping on every run, so the broker resumes the bridge's session.
+fn bridge_client_id(from: &str, to: &str) -> String {
+    // FNV-1a: stable across Rust releases, unlike std's hasher.
+    let hash = format!("{from} {to}")
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    format!("mqk-bridge-{:012x}", hash & 0xffff_ffff_ffff)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn pub_args(line: &[&str]) -> Result<PubSettings> {
+        let cli = crate::cli::Cli::try_parse_from([&["mqk", "pub"], line].concat()).unwrap();
+        let crate::cli::Command::Pub(args) = cli.command else { unreachable!() };
+        resolve_pub(args)
+    }
+
+    fn usage_message(result: Result<PubSettings>) -> String {
+        let error = result.unwrap_err();
+        assert_eq!(crate::exit::code_of(&error), Code::Usage, "{error}");
+        error.to_string()
+    }
+
+    #[test]
+    fn qos_3_is_a_usage_error() {
+        assert!(usage_message(pub_args(&["mqtt://h/t", "-m", "x", "-q", "3"])).contains("-q"));
+    }
+
+    #[test]
+    fn wildcards_and_empty_topics_are_refused_for_publishing() {
+        assert!(usage_message(pub_args(&["mqtt://h/a/+", "-m", "x"])).contains("wildcard"));
+        assert!(usage_message(pub_args(&["mqtt://h/a/#", "-m", "x"])).contains("wildcard"));
+        assert!(usage_message(pub_args(&["mqtt://h/", "-m", "x"])).contains("names no topic"));
+    }
+
+    #[test]
+    fn a_missing_topic_is_fine_when_records_carry_theirs() {
+        assert!(pub_args(&["mqtt://h", "--format", "json"]).is_ok());
+        assert!(pub_args(&["kafka://h", "--format", "json"]).is_ok());
+    }
+
+    #[test]
+    fn exactly_one_input_is_required() {
+        assert!(usage_message(pub_args(&["mqtt://h/t"])).contains("-m TEXT"));
+        assert!(usage_message(pub_args(&["mqtt://h/t", "-m", "x", "-l"])).contains("-m and -l"));
+    }
+
+    #[test]
+    fn an_empty_message_is_a_message() {
+        let settings = pub_args(&["mqtt://h/t", "-m", ""]).unwrap();
+        assert_eq!(settings.framing, Framing::One(Vec::new()));
+    }
+
+    #[test]
+    fn flags_of_the_other_system_are_refused() {
+        assert!(usage_message(pub_args(&["mqtt://h/t", "-m", "x", "-k", "k"])).contains("--key"));
+        assert!(usage_message(pub_args(&["kafka://h/t", "-m", "x", "-r"])).contains("--retain"));
+    }
+
+    #[test]
+    fn bridge_ids_are_stable_and_distinct() {
+        let a = bridge_client_id("mqtt://h/a", "kafka://k/a");
+        assert_eq!(a, bridge_client_id("mqtt://h/a", "kafka://k/a"));
+        assert_ne!(a, bridge_client_id("mqtt://h/b", "kafka://k/a"));
+        assert!(a.len() <= 23, "{a}");
+    }
+}

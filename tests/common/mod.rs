@@ -1,0 +1,202 @@
+//! What every integration test shares: the brokers `make test` started, fresh topics, and
+//! the `mqk` binary run as a user runs it.
+//!
+//! The brokers come from `MQK_TEST_MQTT` (Mosquitto 2) and `MQK_TEST_KAFKA` (tansu), set by
+//! `scripts/test.sh`. A test that needs a broker fails when its variable is missing; it
+//! never passes without having run.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStderr, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// `mqtt://host:port` of the test Mosquitto.
+pub fn mqtt() -> String {
+    broker("MQK_TEST_MQTT")
+}
+
+/// `kafka://host:port` of the test tansu.
+pub fn kafka() -> String {
+    broker("MQK_TEST_KAFKA")
+}
+
+fn broker(var: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| {
+        panic!("{var} is not set: run the tests with `make test`, which starts the brokers")
+    })
+}
+
+/// A topic name no other test (or earlier run) uses: `mqk-<test>-<pid>-<n>`.
+pub fn fresh(test: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!("mqk-{test}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Creates a Kafka topic on the test broker and returns its name.
+pub fn kafka_topic(test: &str, partitions: i32) -> String {
+    let name = fresh(test);
+    let settings = mqk::kafka::KafkaSettings {
+        brokers: kafka().trim_start_matches("kafka://").to_owned(),
+        overrides: Vec::new(),
+        metadata_timeout: Duration::from_secs(10),
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime
+        .block_on(mqk::kafka::ensure_topic(&settings, &name, Some(partitions)))
+        .unwrap_or_else(|e| panic!("cannot create kafka topic {name}: {e:#}"));
+    name
+}
+
+/// The path of a file in `../shared/fixtures`.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures").join(name)
+}
+
+/// `mqk` with these arguments, not yet started.
+pub fn mqk(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mqk"));
+    command.args(args);
+    command
+}
+
+/// Runs `mqk` to the end with `stdin` as input, at most `limit`.
+pub fn run(args: &[&str], stdin: &[u8], limit: Duration) -> Output {
+    let mut child = mqk(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("mqk starts");
+    let mut input = child.stdin.take().unwrap();
+    let stdin = stdin.to_vec();
+    let writer = thread::spawn(move || {
+        let _ = input.write_all(&stdin);
+    });
+    let output = wait_output(child, limit);
+    writer.join().unwrap();
+    output
+}
+
+/// Waits for a started child's output, killing it after `limit`.
+pub fn wait_output(mut child: Child, limit: Duration) -> Output {
+    let stdout = child.stdout.take().map(reader_thread);
+    let stderr = child.stderr.take().map(reader_thread);
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            let err = stderr.map(|t| t.join().unwrap()).unwrap_or_default();
+            panic!("mqk did not finish within {limit:?}; stderr:\n{}", String::from_utf8_lossy(&err));
+        }
+        thread::sleep(Duration::from_millis(10));
+    };
+    Output {
+        status,
+        stdout: stdout.map(|t| t.join().unwrap()).unwrap_or_default(),
+        stderr: stderr.map(|t| t.join().unwrap()).unwrap_or_default(),
+    }
+}
+
+fn reader_thread(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<Vec<u8>> {
+    thread::spawn(move || {
+        let mut all = Vec::new();
+        let _ = pipe.read_to_end(&mut all);
+        all
+    })
+}
+
+/// A running `mqk` whose stderr said `ready`; the rest of its stderr is collected.
+pub struct Ready {
+    pub child: Child,
+    stderr: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+/// Starts `mqk` with stdout piped and waits (at most 20 s) for its `ready` line.
+pub fn start(args: &[&str]) -> Ready {
+    start_with(mqk(args).stdout(Stdio::piped()))
+}
+
+/// Starts a prepared command and waits for its `ready` line.
+pub fn start_with(command: &mut Command) -> Ready {
+    let mut child = command.stderr(Stdio::piped()).spawn().expect("mqk starts");
+    let stderr = lines(child.stderr.take().unwrap());
+    let mut ready = Ready { child, stderr, seen: Vec::new() };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match ready.stderr.recv_timeout(left) {
+            Ok(line) => {
+                let is_ready = line.starts_with("ready");
+                ready.seen.push(line);
+                if is_ready {
+                    return ready;
+                }
+            }
+            Err(_) => {
+                let _ = ready.child.kill();
+                panic!("no ready line within 20 s; stderr:\n{}", ready.seen.join("\n"));
+            }
+        }
+    }
+}
+
+fn lines(stderr: ChildStderr) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+impl Ready {
+    /// Waits for the process to exit by itself, at most `limit`; returns its stdout, stderr
+    /// and status.
+    pub fn finish(mut self, limit: Duration) -> Output {
+        let child = std::mem::replace(&mut self.child, Command::new("true").spawn().unwrap());
+        let mut output = wait_output(child, limit);
+        let mut stderr = self.seen.join("\n");
+        while let Ok(line) = self.stderr.try_recv() {
+            stderr.push('\n');
+            stderr.push_str(&line);
+        }
+        output.stderr = stderr.into_bytes();
+        output
+    }
+
+    /// Sends a signal to the process.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+/// Lines of text.
+pub fn text_lines(bytes: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(bytes).lines().map(str::to_owned).collect()
+}
+
+/// Mosquitto's count of messages it dropped (queue limits), from `$SYS`.
+pub fn mosquitto_dropped() -> u64 {
+    let url = format!("{}/$SYS/broker/publish/messages/dropped", mqtt());
+    let output = run(&["sub", &url, "-n", "1", "--timeout", "15s"], b"", Duration::from_secs(20));
+    assert!(output.status.success(), "cannot read $SYS: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).trim().parse().expect("a number")
+}

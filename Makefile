@@ -4,9 +4,13 @@
 CARGO ?= cargo
 BROKER_DIR ?= target/brokers
 
-.PHONY: build demo test lint brokers-up brokers-down infra infra-down
+.PHONY: setup build demo test lint brokers-up brokers-down infra infra-down
 
-build:
+# cmake and a C/C++ compiler for the vendored librdkafka, when missing.
+setup:
+	bash scripts/setup.sh
+
+build: setup
 	$(CARGO) build --release
 
 # The whole pipeline on embedded brokers; see scripts/demo.sh.
@@ -18,7 +22,7 @@ demo:
 test:
 	bash scripts/test.sh $(TEST_ARGS)
 
-lint:
+lint: setup
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps

@@ -21,8 +21,16 @@ const START_SECS: i64 = 1_712_840_400;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
-        ["generate", rounds] => rounds.parse().map_err(|e| format!("ROUNDS: {e}")).map(generate),
+    let result = match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["generate", rounds] => rounds
+            .parse()
+            .map_err(|e| format!("ROUNDS: {e}"))
+            .map(generate),
         ["verdict", sent, received] => verdict(sent, received),
         _ => Err("usage: sensors generate ROUNDS | sensors verdict SENT RECEIVED".into()),
     };
@@ -41,7 +49,10 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self, below: u64) -> u64 {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         (self.0 >> 33) % below
     }
 }
@@ -83,7 +94,12 @@ fn rfc3339_seconds(unix: i64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}", rest / 3600, rest % 3600 / 60, rest % 60)
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
 }
 
 fn sensor_of(payload: &[u8]) -> String {
@@ -101,15 +117,24 @@ fn verdict(sent: &str, received: &str) -> Result<bool, String> {
         audit.expect(&sensor_of(line), line);
     }
     let mut wrong_keys = 0;
-    for (n, line) in received.split(|b| *b == b'\n').filter(|l| !l.is_empty()).enumerate() {
+    for (n, line) in received
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .enumerate()
+    {
         let record = Envelope::from_json(line, n + 1).map_err(|e| e.to_string())?;
         wrong_keys += usize::from(record.key.as_deref() != Some(b"sensors".as_slice()));
         audit.receive(&sensor_of(record.payload_bytes()), record.payload_bytes());
     }
 
-    println!("{:<26} {:<12} {:>9} {:>5} {:>10} {:>9}", "sensor", "model", "delivered", "lost", "duplicated", "reordered");
+    println!(
+        "{:<26} {:<12} {:>9} {:>5} {:>10} {:>9}",
+        "sensor", "model", "delivered", "lost", "duplicated", "reordered"
+    );
     for (n, (sensor, counts)) in audit.streams().enumerate() {
-        let model = (0..SENSORS).position(|i| sensor_id(i) == sensor).map_or("?", |i| MODELS[i % 3]);
+        let model = (0..SENSORS)
+            .position(|i| sensor_id(i) == sensor)
+            .map_or("?", |i| MODELS[i % 3]);
         let _ = n;
         println!(
             "{sensor:<26} {model:<12} {:>9} {:>5} {:>10} {:>9}",
@@ -122,6 +147,13 @@ fn verdict(sent: &str, received: &str) -> Result<bool, String> {
     let total = audit.total();
     println!("total: {total}; records with a key other than 'sensors': {wrong_keys}");
     let ok = total.ok() && wrong_keys == 0;
-    println!("verdict: {}", if ok { "PASS: nothing lost, nothing reordered" } else { "FAIL" });
+    println!(
+        "verdict: {}",
+        if ok {
+            "PASS: nothing lost, nothing reordered"
+        } else {
+            "FAIL"
+        }
+    );
     Ok(ok)
 }

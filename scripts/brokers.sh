@@ -23,7 +23,7 @@
 # Knobs: MQK_TANSU (tansu binary), MQK_TOOLS (where install-tansu.sh puts
 # it), MQK_MOSQUITTO (mosquitto binary), MQK_BROKER_TIMEOUT (seconds to wait
 # for each broker, default 30), MQK_TANSU_LOG_LEVEL (RUST_LOG for tansu,
-# default info).
+# default warn: at info it logs every span of every request).
 
 _mqk_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
@@ -76,8 +76,8 @@ _mqk_is_ours() {
 # exits (usually: the port was taken) and after MQK_BROKER_TIMEOUT seconds.
 _mqk_wait_listening() {
     local pid="$1" port="$2" deadline owner
-    deadline=$((SECONDS + ${MQK_BROKER_TIMEOUT:-30}))
-    while ((SECONDS < deadline)); do
+    deadline=$((${EPOCHREALTIME/./} + ${MQK_BROKER_TIMEOUT:-30} * 1000000))
+    while ((${EPOCHREALTIME/./} < deadline)); do
         _mqk_alive "$pid" || return 2
         if (: <"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
             # The port answers; make sure it is our process that answers,
@@ -154,7 +154,7 @@ _mqk_start_one() {
 
 _mqk_mosquitto_bin() {
     local bin="${MQK_MOSQUITTO:-}"
-    [[ -n "$bin" ]] || bin="$(command -v mosquitto 2>/dev/null)"
+    [[ -n "$bin" ]] || bin="$(command -v mosquitto 2>/dev/null || true)"
     # Debian installs it in /usr/sbin, often missing from a user's PATH.
     [[ -n "$bin" ]] || bin=/usr/sbin/mosquitto
     if [[ ! -x "$bin" ]]; then
@@ -195,7 +195,7 @@ _mqk_cmd_tansu() {
     # an empty one in DIR stops that search.
     : >"$dir/.env"
     cmd=(env -u OTEL_EXPORTER_OTLP_ENDPOINT -u SCHEMA_REGISTRY
-        "RUST_LOG=${MQK_TANSU_LOG_LEVEL:-info}" NO_COLOR=1
+        "RUST_LOG=${MQK_TANSU_LOG_LEVEL:-warn}" NO_COLOR=1
         "$bin" broker
         --cluster-id mqk-test
         --listener-url "tcp://127.0.0.1:$port"
@@ -212,7 +212,7 @@ mqk_brokers_start() {
         return 1
     fi
     tansu="$(_mqk_tansu_bin)" && _mqk_mosquitto_bin >/dev/null || return 1
-    started=$SECONDS
+    started="${EPOCHREALTIME/./}"
 
     mqtt_port="$(_mqk_start_one "$dir" mosquitto)" || return 1
     if ! kafka_port="$(_mqk_start_one "$dir" tansu)"; then
@@ -229,7 +229,7 @@ MQK_TEST_TANSU_LOG=$dir/tansu.log
 MQK_TEST_BROKER_DIR=$dir
 EOF
     _mqk_err "mosquitto on 127.0.0.1:$mqtt_port, tansu on 127.0.0.1:$kafka_port," \
-        "ready after $((SECONDS - started)) s; env in $dir/env"
+        "ready after $(((${EPOCHREALTIME/./} - started) / 1000)) ms; env in $dir/env"
     cat "$dir/env"
 }
 

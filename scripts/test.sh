@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Why: `make test` and CI run the whole test suite against real brokers
 # (Mosquitto 2 and tansu) on a fresh machine, with one command. This script
-# installs what is missing, starts throwaway brokers on free loopback ports,
-# hands their addresses to the tests through MQK_TEST_* variables, and stops
-# the brokers whatever happens.
+# installs what is missing (Mosquitto, tansu, and through scripts/setup.sh
+# the C toolchain librdkafka needs), starts throwaway brokers on free
+# loopback ports, hands their addresses to the tests through MQK_TEST_*
+# variables, and stops the brokers whatever happens.
 #
 # Usage: scripts/test.sh [ARGS...]   ARGS go to the test binaries, after
 #        `--` (a name filter, --nocapture, ...)
@@ -43,6 +44,7 @@ cleanup() {
 }
 
 ensure_mosquitto
+scripts/setup.sh
 MQK_TANSU="$(scripts/install-tansu.sh)"
 export MQK_TANSU
 

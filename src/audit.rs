@@ -100,7 +100,9 @@ impl Audit {
 
     /// Counts per stream, in stream order.
     pub fn streams(&self) -> impl Iterator<Item = (&str, Counts)> {
-        self.streams.iter().map(|(name, stream)| (name.as_str(), stream.counts))
+        self.streams
+            .iter()
+            .map(|(name, stream)| (name.as_str(), stream.counts))
     }
 
     /// Counts over all streams.

@@ -45,7 +45,12 @@ pub enum Command {
 #[command(next_help_heading = "MQTT")]
 pub struct MqttArgs {
     /// MQTT protocol version: 5 or 3.1.1.
-    #[arg(short = 'V', long = "mqtt-version", default_value = "5", value_name = "VERSION")]
+    #[arg(
+        short = 'V',
+        long = "mqtt-version",
+        default_value = "5",
+        value_name = "VERSION"
+    )]
     pub mqtt_version: String,
     /// Client id [default: generated; for bridge, derived from the mapping].
     #[arg(short = 'i', long = "id")]

@@ -72,7 +72,9 @@ impl FromStr for Endpoint {
     type Err = UrlError;
 
     fn from_str(url: &str) -> Result<Self, UrlError> {
-        let (scheme, rest) = url.split_once("://").ok_or_else(|| UrlError::Scheme(url.into()))?;
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| UrlError::Scheme(url.into()))?;
         let (address, topic) = match rest.split_once('/') {
             Some((address, topic)) => (address, Some(topic)),
             None => (rest, None),
@@ -86,7 +88,12 @@ impl FromStr for Endpoint {
                 let tls = scheme == "mqtts";
                 let default = if tls { MQTTS_PORT } else { MQTT_PORT };
                 let (host, port) = split_host_port(url, address, default)?;
-                Ok(Endpoint::Mqtt(MqttEndpoint { host, port, tls, topic }))
+                Ok(Endpoint::Mqtt(MqttEndpoint {
+                    host,
+                    port,
+                    tls,
+                    topic,
+                }))
             }
             "kafka" => {
                 let brokers = address
@@ -117,7 +124,9 @@ impl fmt::Display for Endpoint {
 /// Splits `host[:port]` or `[v6]:port`, filling in `default` when no port is given.
 fn split_host_port(url: &str, address: &str, default: u16) -> Result<(String, u16), UrlError> {
     let (host, port) = if let Some(v6) = address.strip_prefix('[') {
-        let (host, after) = v6.split_once(']').ok_or_else(|| UrlError::NoHost(url.into()))?;
+        let (host, after) = v6
+            .split_once(']')
+            .ok_or_else(|| UrlError::NoHost(url.into()))?;
         (host, after.strip_prefix(':'))
     } else {
         match address.rsplit_once(':') {
@@ -134,13 +143,20 @@ fn split_host_port(url: &str, address: &str, default: u16) -> Result<(String, u1
             .parse()
             .ok()
             .filter(|p| *p != 0)
-            .ok_or_else(|| UrlError::Port { url: url.into(), port: p.into() })?,
+            .ok_or_else(|| UrlError::Port {
+                url: url.into(),
+                port: p.into(),
+            })?,
     };
     Ok((host.to_owned(), port))
 }
 
 fn join_host_port(host: &str, port: u16) -> String {
-    if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") }
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
 }
 
 #[cfg(test)]
@@ -186,10 +202,25 @@ mod tests {
 
     #[test]
     fn bad_urls_are_refused() {
-        assert!(matches!("http://h/t".parse::<Endpoint>(), Err(UrlError::Scheme(_))));
-        assert!(matches!("sensors".parse::<Endpoint>(), Err(UrlError::Scheme(_))));
-        assert!(matches!("mqtt:///t".parse::<Endpoint>(), Err(UrlError::NoHost(_))));
-        assert!(matches!("mqtt://h:x/t".parse::<Endpoint>(), Err(UrlError::Port { .. })));
-        assert!(matches!("mqtt://h:0/t".parse::<Endpoint>(), Err(UrlError::Port { .. })));
+        assert!(matches!(
+            "http://h/t".parse::<Endpoint>(),
+            Err(UrlError::Scheme(_))
+        ));
+        assert!(matches!(
+            "sensors".parse::<Endpoint>(),
+            Err(UrlError::Scheme(_))
+        ));
+        assert!(matches!(
+            "mqtt:///t".parse::<Endpoint>(),
+            Err(UrlError::NoHost(_))
+        ));
+        assert!(matches!(
+            "mqtt://h:x/t".parse::<Endpoint>(),
+            Err(UrlError::Port { .. })
+        ));
+        assert!(matches!(
+            "mqtt://h:0/t".parse::<Endpoint>(),
+            Err(UrlError::Port { .. })
+        ));
     }
 }

@@ -57,19 +57,29 @@ impl std::error::Error for Coded {}
 
 /// Builds an `anyhow::Error` that exits with `code`.
 pub fn err(code: Code, message: impl Into<String>) -> anyhow::Error {
-    anyhow::Error::new(Coded { code, message: message.into() })
+    anyhow::Error::new(Coded {
+        code,
+        message: message.into(),
+    })
 }
 
 /// Puts a coded message on top of `error`, which stays as its cause.
 pub fn wrap(error: anyhow::Error, code: Code, message: impl Into<String>) -> anyhow::Error {
-    error.context(Coded { code, message: message.into() })
+    error.context(Coded {
+        code,
+        message: message.into(),
+    })
 }
 
 /// The exit code an error asks for: the outermost [`Coded`] in it, else [`Code::Failure`].
 pub fn code_of(error: &anyhow::Error) -> Code {
     error
         .downcast_ref::<Coded>()
-        .or_else(|| error.chain().find_map(|cause| cause.downcast_ref::<Coded>()))
+        .or_else(|| {
+            error
+                .chain()
+                .find_map(|cause| cause.downcast_ref::<Coded>())
+        })
         .map_or(Code::Failure, |coded| coded.code)
 }
 
@@ -88,7 +98,11 @@ mod tests {
 
     #[test]
     fn the_outermost_code_wins() {
-        let error = wrap(err(Code::Unreachable, "broker gone"), Code::Undelivered, "3 lost");
+        let error = wrap(
+            err(Code::Unreachable, "broker gone"),
+            Code::Undelivered,
+            "3 lost",
+        );
         assert_eq!(code_of(&error), Code::Undelivered);
         assert_eq!(format!("{error:#}"), "3 lost: broker gone");
     }

@@ -43,7 +43,13 @@ pub struct Input<R> {
 impl<R: AsyncRead + Unpin> Input<R> {
     pub fn new(framing: Framing, reader: R) -> Self {
         let reader = BufReader::with_capacity(64 * 1024, reader);
-        Input { framing, reader, line: 0, done: false, buffer: Vec::new() }
+        Input {
+            framing,
+            reader,
+            line: 0,
+            done: false,
+            buffer: Vec::new(),
+        }
     }
 
     /// The next message, or `None` at the end of the input.
@@ -57,7 +63,10 @@ impl<R: AsyncRead + Unpin> Input<R> {
                 Ok(Some(self.item(bytes)))
             }
             Framing::WholeStdin => {
-                self.reader.read_to_end(&mut self.buffer).await.context("cannot read stdin")?;
+                self.reader
+                    .read_to_end(&mut self.buffer)
+                    .await
+                    .context("cannot read stdin")?;
                 self.done = true;
                 let bytes = std::mem::take(&mut self.buffer);
                 Ok(Some(self.item(bytes)))
@@ -74,7 +83,13 @@ impl<R: AsyncRead + Unpin> Input<R> {
 
     fn item(&mut self, payload: Vec<u8>) -> Item {
         self.line = self.line.max(1);
-        Item { line: self.line, envelope: Envelope { payload: Some(payload), ..Default::default() } }
+        Item {
+            line: self.line,
+            envelope: Envelope {
+                payload: Some(payload),
+                ..Default::default()
+            },
+        }
     }
 
     async fn next_envelope(&mut self) -> anyhow::Result<Option<Item>> {
@@ -84,7 +99,10 @@ impl<R: AsyncRead + Unpin> Input<R> {
             }
             let envelope = Envelope::from_json(&line, self.line)
                 .map_err(|e| err(Code::BadInput, format!("stdin {e}")))?;
-            return Ok(Some(Item { line: self.line, envelope }));
+            return Ok(Some(Item {
+                line: self.line,
+                envelope,
+            }));
         }
         Ok(None)
     }
@@ -128,7 +146,10 @@ mod tests {
     #[tokio::test]
     async fn lines_lose_their_terminator_and_nothing_else() {
         let got = payloads(Framing::Lines, b"a\r\n\nb\x00c\nlast").await;
-        assert_eq!(got, vec![b"a".to_vec(), vec![], b"b\x00c".to_vec(), b"last".to_vec()]);
+        assert_eq!(
+            got,
+            vec![b"a".to_vec(), vec![], b"b\x00c".to_vec(), b"last".to_vec()]
+        );
     }
 
     #[tokio::test]
@@ -138,7 +159,10 @@ mod tests {
 
     #[tokio::test]
     async fn whole_stdin_is_one_message_byte_for_byte() {
-        assert_eq!(payloads(Framing::WholeStdin, b"x\n\ny\n").await, vec![b"x\n\ny\n".to_vec()]);
+        assert_eq!(
+            payloads(Framing::WholeStdin, b"x\n\ny\n").await,
+            vec![b"x\n\ny\n".to_vec()]
+        );
     }
 
     #[tokio::test]
@@ -147,6 +171,9 @@ mod tests {
         let mut input = Input::new(Framing::Envelopes, &text[..]);
         assert!(input.next().await.unwrap().is_some());
         let error = input.next().await.unwrap_err();
-        assert!(error.to_string().starts_with("stdin line 3, column"), "{error}");
+        assert!(
+            error.to_string().starts_with("stdin line 3, column"),
+            "{error}"
+        );
     }
 }

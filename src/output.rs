@@ -67,7 +67,10 @@ mod tests {
 
     fn printed(format: Format, payload: &[u8]) -> Vec<u8> {
         let mut printer = Printer::new(format, Vec::new());
-        let envelope = Envelope { payload: Some(payload.to_vec()), ..Default::default() };
+        let envelope = Envelope {
+            payload: Some(payload.to_vec()),
+            ..Default::default()
+        };
         assert_eq!(printer.write(&envelope).unwrap(), Written::Ok);
         printer.out
     }
@@ -101,6 +104,9 @@ mod tests {
     #[test]
     fn a_closed_pipe_is_a_normal_end() {
         let mut printer = Printer::new(Format::Text, ClosedPipe);
-        assert_eq!(printer.write(&Envelope::default()).unwrap(), Written::Closed);
+        assert_eq!(
+            printer.write(&Envelope::default()).unwrap(),
+            Written::Closed
+        );
     }
 }

@@ -89,7 +89,11 @@ pub enum Encoding {
 #[derive(Debug, thiserror::Error)]
 pub enum EnvelopeError {
     #[error("line {line}, column {column}: {message}")]
-    Json { line: usize, column: usize, message: String },
+    Json {
+        line: usize,
+        column: usize,
+        message: String,
+    },
     #[error("line {line}: field '{field}' is not valid base64")]
     Base64 { line: usize, field: &'static str },
 }
@@ -100,7 +104,12 @@ impl Envelope {
         let wire: Wire = serde_json::from_slice(text).map_err(|e| EnvelopeError::Json {
             line,
             column: e.column(),
-            message: e.to_string().split(" at line").next().unwrap_or_default().to_owned(),
+            message: e
+                .to_string()
+                .split(" at line")
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
         })?;
         wire.into_envelope(line)
     }
@@ -164,7 +173,11 @@ impl Wire {
                 .iter()
                 .map(|h| {
                     let (value, value_encoding) = split(h.value.as_deref());
-                    WireHeader { name: h.name.clone(), value, value_encoding }
+                    WireHeader {
+                        name: h.name.clone(),
+                        value,
+                        value_encoding,
+                    }
                 })
                 .collect()
         });
@@ -194,7 +207,10 @@ impl Wire {
                     .into_iter()
                     .map(|h| {
                         let value = join(h.value, h.value_encoding, line, "headers.value")?;
-                        Ok(Header { name: h.name, value })
+                        Ok(Header {
+                            name: h.name,
+                            value,
+                        })
                     })
                     .collect::<Result<Vec<_>, _>>()
             })
@@ -219,7 +235,10 @@ pub fn split(bytes: Option<&[u8]>) -> (Option<String>, Option<Encoding>) {
     match bytes.map(std::str::from_utf8) {
         None => (None, None),
         Some(Ok(text)) => (Some(text.to_owned()), None),
-        Some(Err(_)) => (Some(BASE64.encode(bytes.unwrap_or_default())), Some(Encoding::Base64)),
+        Some(Err(_)) => (
+            Some(BASE64.encode(bytes.unwrap_or_default())),
+            Some(Encoding::Base64),
+        ),
     }
 }
 
@@ -233,9 +252,10 @@ pub fn join(
     match (text, encoding) {
         (None, _) => Ok(None),
         (Some(text), None) => Ok(Some(text.into_bytes())),
-        (Some(text), Some(Encoding::Base64)) => {
-            BASE64.decode(text).map(Some).map_err(|_| EnvelopeError::Base64 { line, field })
-        }
+        (Some(text), Some(Encoding::Base64)) => BASE64
+            .decode(text)
+            .map(Some)
+            .map_err(|_| EnvelopeError::Base64 { line, field }),
     }
 }
 
@@ -249,22 +269,40 @@ mod tests {
 
     #[test]
     fn text_payload_is_written_as_itself() {
-        let e = Envelope { topic: Some("t".into()), payload: Some(b"\"DATA\"".to_vec()), ..Default::default() };
+        let e = Envelope {
+            topic: Some("t".into()),
+            payload: Some(b"\"DATA\"".to_vec()),
+            ..Default::default()
+        };
         assert_eq!(e.to_json(), r#"{"topic":"t","payload":"\"DATA\""}"#);
         assert_eq!(round_trip(&e), e);
     }
 
     #[test]
     fn binary_payload_is_base64_with_a_marker() {
-        let e = Envelope { payload: Some(vec![0, 0xff, 0, b'\n']), ..Default::default() };
-        assert_eq!(e.to_json(), r#"{"payload":"AP8ACg==","payload_encoding":"base64"}"#);
+        let e = Envelope {
+            payload: Some(vec![0, 0xff, 0, b'\n']),
+            ..Default::default()
+        };
+        assert_eq!(
+            e.to_json(),
+            r#"{"payload":"AP8ACg==","payload_encoding":"base64"}"#
+        );
         assert_eq!(round_trip(&e), e);
     }
 
     #[test]
     fn null_and_empty_stay_distinct() {
-        let null = Envelope { key: None, payload: None, ..Default::default() };
-        let empty = Envelope { key: Some(vec![]), payload: Some(vec![]), ..Default::default() };
+        let null = Envelope {
+            key: None,
+            payload: None,
+            ..Default::default()
+        };
+        let empty = Envelope {
+            key: Some(vec![]),
+            payload: Some(vec![]),
+            ..Default::default()
+        };
         assert_eq!(null.to_json(), "{}");
         assert_eq!(empty.to_json(), r#"{"payload":"","key":""}"#);
         assert_eq!(round_trip(&empty), empty);
@@ -273,11 +311,23 @@ mod tests {
     #[test]
     fn headers_keep_order_repeats_and_nulls() {
         let headers = vec![
-            Header { name: "a".into(), value: Some(b"1".to_vec()) },
-            Header { name: "a".into(), value: None },
-            Header { name: "b".into(), value: Some(vec![0xfe]) },
+            Header {
+                name: "a".into(),
+                value: Some(b"1".to_vec()),
+            },
+            Header {
+                name: "a".into(),
+                value: None,
+            },
+            Header {
+                name: "b".into(),
+                value: Some(vec![0xfe]),
+            },
         ];
-        let e = Envelope { headers: Some(headers), ..Default::default() };
+        let e = Envelope {
+            headers: Some(headers),
+            ..Default::default()
+        };
         assert_eq!(round_trip(&e), e);
     }
 
@@ -289,7 +339,12 @@ mod tests {
             user_properties: vec![("k".into(), "v".into()), ("k".into(), "w".into())],
             ..Default::default()
         };
-        let e = Envelope { properties: Some(properties), qos: Some(1), retain: Some(false), ..Default::default() };
+        let e = Envelope {
+            properties: Some(properties),
+            qos: Some(1),
+            retain: Some(false),
+            ..Default::default()
+        };
         assert_eq!(round_trip(&e), e);
     }
 

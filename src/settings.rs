@@ -25,8 +25,15 @@ fn usage(message: impl Into<String>) -> anyhow::Error {
 /// Where `pub` sends to.
 #[derive(Debug)]
 pub enum Target {
-    Mqtt { settings: MqttSettings, topic: Option<String> },
-    Kafka { settings: KafkaSettings, topic: Option<String>, create: Option<i32> },
+    Mqtt {
+        settings: MqttSettings,
+        topic: Option<String>,
+    },
+    Kafka {
+        settings: KafkaSettings,
+        topic: Option<String>,
+        create: Option<i32>,
+    },
 }
 
 /// `mqk pub`, resolved.
@@ -46,8 +53,17 @@ pub struct PubSettings {
 /// Where `sub` reads from.
 #[derive(Debug)]
 pub enum Source {
-    Mqtt { settings: MqttSettings, filters: Vec<String>, qos: u8 },
-    Kafka { settings: KafkaSettings, topics: Vec<String>, from: Position, exit: bool },
+    Mqtt {
+        settings: MqttSettings,
+        filters: Vec<String>,
+        qos: u8,
+    },
+    Kafka {
+        settings: KafkaSettings,
+        topics: Vec<String>,
+        from: Position,
+        exit: bool,
+    },
 }
 
 /// `mqk sub`, resolved.
@@ -87,7 +103,9 @@ pub fn resolve_dev(args: DevArgs) -> Result<DevSettings> {
             let (name, partitions) = match spec.rsplit_once(':') {
                 Some((name, n)) => {
                     let n = n.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
-                        usage(format!("--topic {spec}: partitions must be a number from 1"))
+                        usage(format!(
+                            "--topic {spec}: partitions must be a number from 1"
+                        ))
                     })?;
                     (name, n)
                 }
@@ -97,7 +115,11 @@ pub fn resolve_dev(args: DevArgs) -> Result<DevSettings> {
             Ok((name.to_owned(), partitions))
         })
         .collect::<Result<_>>()?;
-    Ok(DevSettings { topics, mqtt_port: args.mqtt_port, mqtt311_port: args.mqtt311_port })
+    Ok(DevSettings {
+        topics,
+        mqtt_port: args.mqtt_port,
+        mqtt311_port: args.mqtt311_port,
+    })
 }
 
 pub fn resolve_pub(args: PubArgs) -> Result<PubSettings> {
@@ -110,7 +132,9 @@ pub fn resolve_pub(args: PubArgs) -> Result<PubSettings> {
     let target = match parse_url(&args.url)? {
         Endpoint::Mqtt(endpoint) => {
             if args.key.is_some() {
-                return Err(usage("--key sets a Kafka record key; MQTT messages have none"));
+                return Err(usage(
+                    "--key sets a Kafka record key; MQTT messages have none",
+                ));
             }
             if let Some(topic) = &endpoint.topic {
                 topic::mqtt_topic(topic).map_err(|e| usage(format!("{}: {e}", args.url)))?;
@@ -118,11 +142,16 @@ pub fn resolve_pub(args: PubArgs) -> Result<PubSettings> {
                 return Err(no_topic(&args.url, "TOPIC"));
             }
             let settings = mqtt_settings(&args.mqtt, &endpoint, args.inflight, "pub")?;
-            Target::Mqtt { settings, topic: endpoint.topic }
+            Target::Mqtt {
+                settings,
+                topic: endpoint.topic,
+            }
         }
         Endpoint::Kafka(endpoint) => {
             if args.retain {
-                return Err(usage("--retain is an MQTT flag; Kafka records have no retain flag"));
+                return Err(usage(
+                    "--retain is an MQTT flag; Kafka records have no retain flag",
+                ));
             }
             if let Some(topic) = &endpoint.topic {
                 topic::kafka_topic(topic).map_err(|e| usage(format!("{}: {e}", args.url)))?;
@@ -130,7 +159,11 @@ pub fn resolve_pub(args: PubArgs) -> Result<PubSettings> {
                 return Err(no_topic(&args.url, "TOPIC"));
             }
             let (settings, create) = kafka_settings(&args.kafka, &endpoint)?;
-            Target::Kafka { settings, topic: endpoint.topic, create }
+            Target::Kafka {
+                settings,
+                topic: endpoint.topic,
+                create,
+            }
         }
     };
     Ok(PubSettings {
@@ -148,12 +181,18 @@ pub fn resolve_pub(args: PubArgs) -> Result<PubSettings> {
 
 pub fn resolve_sub(args: SubArgs) -> Result<SubSettings> {
     check_qos(args.qos)?;
-    let endpoints = args.urls.iter().map(|url| parse_url(url)).collect::<Result<Vec<_>>>()?;
+    let endpoints = args
+        .urls
+        .iter()
+        .map(|url| parse_url(url))
+        .collect::<Result<Vec<_>>>()?;
     let source = match &endpoints[0] {
         Endpoint::Mqtt(first) => {
             let mut filters = Vec::new();
             for (url, endpoint) in args.urls.iter().zip(&endpoints) {
-                let Endpoint::Mqtt(m) = endpoint else { return Err(mixed()) };
+                let Endpoint::Mqtt(m) = endpoint else {
+                    return Err(mixed());
+                };
                 if (&m.host, m.port, m.tls) != (&first.host, first.port, first.tls) {
                     return Err(usage(format!("{url}: every URL must name the same broker")));
                 }
@@ -162,21 +201,34 @@ pub fn resolve_sub(args: SubArgs) -> Result<SubSettings> {
                 filters.push(filter);
             }
             let settings = mqtt_settings(&args.mqtt, first, 100, "sub")?;
-            Source::Mqtt { settings, filters, qos: args.qos }
+            Source::Mqtt {
+                settings,
+                filters,
+                qos: args.qos,
+            }
         }
         Endpoint::Kafka(first) => {
             let mut topics = Vec::new();
             for (url, endpoint) in args.urls.iter().zip(&endpoints) {
-                let Endpoint::Kafka(k) = endpoint else { return Err(mixed()) };
+                let Endpoint::Kafka(k) = endpoint else {
+                    return Err(mixed());
+                };
                 if k.brokers != first.brokers {
-                    return Err(usage(format!("{url}: every URL must name the same brokers")));
+                    return Err(usage(format!(
+                        "{url}: every URL must name the same brokers"
+                    )));
                 }
                 let topic = k.topic.clone().ok_or_else(|| no_topic(url, "TOPIC"))?;
                 topic::kafka_topic(&topic).map_err(|e| usage(format!("{url}: {e}")))?;
                 topics.push(topic);
             }
             let (settings, _) = kafka_settings(&args.kafka, first)?;
-            Source::Kafka { settings, topics, from: args.from, exit: args.exit }
+            Source::Kafka {
+                settings,
+                topics,
+                from: args.from,
+                exit: args.exit,
+            }
         }
     };
     Ok(SubSettings {
@@ -199,14 +251,26 @@ pub fn resolve_bridge(args: BridgeArgs) -> Result<BridgeSettings> {
         return Err(usage("--inflight must be at least 1"));
     }
     let Endpoint::Mqtt(from) = parse_url(&args.from)? else {
-        return Err(usage(format!("{}: the first URL must be mqtt:// or mqtts://", args.from)));
+        return Err(usage(format!(
+            "{}: the first URL must be mqtt:// or mqtts://",
+            args.from
+        )));
     };
     let Endpoint::Kafka(to) = parse_url(&args.to)? else {
-        return Err(usage(format!("{}: the second URL must be kafka://", args.to)));
+        return Err(usage(format!(
+            "{}: the second URL must be kafka://",
+            args.to
+        )));
     };
-    let filter = from.topic.clone().ok_or_else(|| no_topic(&args.from, "FILTER"))?;
+    let filter = from
+        .topic
+        .clone()
+        .ok_or_else(|| no_topic(&args.from, "FILTER"))?;
     topic::mqtt_filter(&filter).map_err(|e| usage(format!("{}: {e}", args.from)))?;
-    let topic = to.topic.clone().ok_or_else(|| no_topic(&args.to, "TOPIC"))?;
+    let topic = to
+        .topic
+        .clone()
+        .ok_or_else(|| no_topic(&args.to, "TOPIC"))?;
     topic::kafka_topic(&topic).map_err(|e| usage(format!("{}: {e}", args.to)))?;
 
     let expiry_secs = session_expiry(&args.session_expiry)?;
@@ -217,7 +281,14 @@ pub fn resolve_bridge(args: BridgeArgs) -> Result<BridgeSettings> {
     mqtt.session = Session::Persistent { expiry_secs };
     mqtt.manual_acks = true;
     let (kafka, create) = kafka_settings(&args.kafka, &to)?;
-    Ok(BridgeSettings { mqtt, filter, qos: args.qos, kafka, topic, create })
+    Ok(BridgeSettings {
+        mqtt,
+        filter,
+        qos: args.qos,
+        kafka,
+        topic,
+        create,
+    })
 }
 
 fn framing(args: &PubArgs) -> Result<Framing> {
@@ -232,7 +303,11 @@ fn framing(args: &PubArgs) -> Result<Framing> {
     .filter_map(|(given, flag)| given.then_some(flag))
     .collect();
     match chosen.as_slice() {
-        [] => return Err(usage("say what to send: -m TEXT, -f FILE, -l, -s or --format json")),
+        [] => {
+            return Err(usage(
+                "say what to send: -m TEXT, -f FILE, -l, -s or --format json",
+            ));
+        }
         [_] => {}
         [a, b, ..] => return Err(usage(format!("{a} and {b} cannot be combined"))),
     }
@@ -241,7 +316,10 @@ fn framing(args: &PubArgs) -> Result<Framing> {
     }
     if let Some(path) = &args.file {
         let bytes = std::fs::read(path).map_err(|e| {
-            err(Code::BadInput, format!("cannot read -f {}: {e}", path.display()))
+            err(
+                Code::BadInput,
+                format!("cannot read -f {}: {e}", path.display()),
+            )
         })?;
         return Ok(Framing::One(bytes));
     }
@@ -259,7 +337,9 @@ fn parse_url(url: &str) -> Result<Endpoint> {
 }
 
 fn no_topic(url: &str, what: &str) -> anyhow::Error {
-    usage(format!("{url} names no topic: write it after the address, as …/{what}"))
+    usage(format!(
+        "{url} names no topic: write it after the address, as …/{what}"
+    ))
 }
 
 fn mixed() -> anyhow::Error {
@@ -283,7 +363,9 @@ fn mqtt_settings(
         "5" | "5.0" => Version::V5,
         "3.1.1" | "311" | "4" => Version::V311,
         other => {
-            return Err(usage(format!("-V/--mqtt-version must be 5 or 3.1.1, not {other}")));
+            return Err(usage(format!(
+                "-V/--mqtt-version must be 5 or 3.1.1, not {other}"
+            )));
         }
     };
     let keep_alive: Duration = args.keep_alive.into();
@@ -310,7 +392,9 @@ fn mqtt_settings(
     Ok(MqttSettings {
         host: endpoint.host.clone(),
         port: endpoint.port,
-        tls: endpoint.tls.then(|| TlsSettings { ca_file: args.cafile.clone() }),
+        tls: endpoint.tls.then(|| TlsSettings {
+            ca_file: args.cafile.clone(),
+        }),
         version,
         client_id,
         session: Session::Clean,
@@ -322,13 +406,18 @@ fn mqtt_settings(
     })
 }
 
-fn kafka_settings(args: &KafkaArgs, endpoint: &KafkaEndpoint) -> Result<(KafkaSettings, Option<i32>)> {
+fn kafka_settings(
+    args: &KafkaArgs,
+    endpoint: &KafkaEndpoint,
+) -> Result<(KafkaSettings, Option<i32>)> {
     let overrides = args
         .properties
         .iter()
         .map(|p| match p.split_once('=') {
             Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
-            _ => Err(usage(format!("-X {p}: write a librdkafka property as KEY=VALUE"))),
+            _ => Err(usage(format!(
+                "-X {p}: write a librdkafka property as KEY=VALUE"
+            ))),
         })
         .collect::<Result<Vec<_>>>()?;
     if args.partitions < 1 {
@@ -350,13 +439,17 @@ fn session_expiry(text: &str) -> Result<u32> {
         .map_err(|e| usage(format!("--session-expiry {text}: {e}")))?;
     match u32::try_from(duration.as_secs()) {
         Ok(secs) if secs > 0 && secs < u32::MAX => Ok(secs),
-        _ => Err(usage(format!("--session-expiry {text}: must be between 1s and 136 years"))),
+        _ => Err(usage(format!(
+            "--session-expiry {text}: must be between 1s and 136 years"
+        ))),
     }
 }
 
 /// A short, unique client id: brokers limited to 23 characters still take it.
 fn generated_client_id(role: &str) -> String {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
     format!("mqk-{role}-{:x}{:05x}", std::process::id(), nanos & 0xfffff)
 }
 
@@ -365,7 +458,9 @@ fn bridge_client_id(from: &str, to: &str) -> String {
     // FNV-1a: stable across Rust releases, unlike std's hasher.
     let hash = format!("{from} {to}")
         .bytes()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
     format!("mqk-bridge-{:012x}", hash & 0xffff_ffff_ffff)
 }
 
@@ -376,7 +471,9 @@ mod tests {
 
     fn pub_args(line: &[&str]) -> Result<PubSettings> {
         let cli = crate::cli::Cli::try_parse_from([&["mqk", "pub"], line].concat()).unwrap();
-        let crate::cli::Command::Pub(args) = cli.command else { unreachable!() };
+        let crate::cli::Command::Pub(args) = cli.command else {
+            unreachable!()
+        };
         resolve_pub(args)
     }
 

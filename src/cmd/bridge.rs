@@ -41,7 +41,10 @@ struct Counts {
 }
 
 /// Runs the bridge until `shutdown`, then drains and reports.
-pub async fn run(settings: BridgeSettings, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+pub async fn run(
+    settings: BridgeSettings,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
     kafka::ensure_topic(&settings.kafka, &settings.topic, settings.create).await?;
     let window = usize::from(settings.mqtt.inflight);
     let producer = Producer::new(&settings.kafka, Reliability::Unbounded, window)?;
@@ -131,6 +134,10 @@ pub async fn run(settings: BridgeSettings, shutdown: impl Future<Output = ()>) -
 fn announce_ready(settings: &BridgeSettings, address: &str) {
     eprintln!(
         "ready: bridging mqtt://{address}/{} to kafka://{}/{} as client '{}' (QoS {})",
-        settings.filter, settings.kafka.brokers, settings.topic, settings.mqtt.client_id, settings.qos
+        settings.filter,
+        settings.kafka.brokers,
+        settings.topic,
+        settings.mqtt.client_id,
+        settings.qos
     );
 }

@@ -39,10 +39,18 @@ pub async fn run(
     writeln!(out, "export MQK_MQTT311=mqtt://{v311}")?;
     writeln!(out, "export MQK_KAFKA=kafka://{kafka}")?;
     out.flush()?;
-    let topics: Vec<String> = settings.topics.iter().map(|(t, n)| format!("{t} ({n})")).collect();
+    let topics: Vec<String> = settings
+        .topics
+        .iter()
+        .map(|(t, n)| format!("{t} ({n})"))
+        .collect();
     eprintln!(
         "ready: MQTT 5 on {v5}, MQTT 3.1.1 on {v311}, Kafka mock cluster on {kafka}, topics: {}",
-        if topics.is_empty() { "none".into() } else { topics.join(", ") }
+        if topics.is_empty() {
+            "none".into()
+        } else {
+            topics.join(", ")
+        }
     );
 
     shutdown.await;
@@ -55,7 +63,9 @@ pub async fn run(
 fn port(given: Option<u16>) -> anyhow::Result<u16> {
     match given {
         Some(port) => Ok(port),
-        None => Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?.port()),
+        None => Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
+            .local_addr()?
+            .port()),
     }
 }
 
@@ -64,11 +74,13 @@ fn start_mqtt(v5: SocketAddr, v311: SocketAddr) -> anyhow::Result<()> {
     let config = serde_json::from_value::<rumqttd::Config>(broker_config(v5, v311))
         .context("invalid embedded broker configuration")?;
     let mut broker = rumqttd::Broker::new(config);
-    std::thread::Builder::new().name("rumqttd".into()).spawn(move || {
-        if let Err(e) = broker.start() {
-            tracing::error!(error = %e, "the embedded MQTT broker stopped");
-        }
-    })?;
+    std::thread::Builder::new()
+        .name("rumqttd".into())
+        .spawn(move || {
+            if let Err(e) = broker.start() {
+                tracing::error!(error = %e, "the embedded MQTT broker stopped");
+            }
+        })?;
     let deadline = Instant::now() + Duration::from_secs(10);
     for address in [v5, v311] {
         while TcpStream::connect(address).is_err() {

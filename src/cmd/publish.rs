@@ -27,11 +27,26 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let mut tally = Tally::new();
     let outcome = match &settings.target {
-        Target::Mqtt { settings: mqtt, topic } => {
+        Target::Mqtt {
+            settings: mqtt,
+            topic,
+        } => {
             let items = read_input(settings.framing.clone(), stdin, settings.retain);
-            to_mqtt(&settings, mqtt, topic.as_deref(), items, &mut tally, shutdown).await
+            to_mqtt(
+                &settings,
+                mqtt,
+                topic.as_deref(),
+                items,
+                &mut tally,
+                shutdown,
+            )
+            .await
         }
-        Target::Kafka { settings: kafka, topic, create } => {
+        Target::Kafka {
+            settings: kafka,
+            topic,
+            create,
+        } => {
             if let Some(topic) = topic {
                 kafka::ensure_topic(kafka, topic, *create).await?;
             }
@@ -166,9 +181,18 @@ async fn drain(connection: &mut Connection, tally: &mut Tally) {
 
 /// The MQTT message for one input item: topic, QoS and retain from the envelope where it has
 /// them, the command line otherwise; a topic in the URL wins.
-fn mqtt_message(settings: &PubSettings, url_topic: Option<&str>, item: Item) -> anyhow::Result<mqtt::Outgoing> {
+fn mqtt_message(
+    settings: &PubSettings,
+    url_topic: Option<&str>,
+    item: Item,
+) -> anyhow::Result<mqtt::Outgoing> {
     let envelope = item.envelope;
-    let bad = |message: String| err(Code::BadInput, format!("stdin line {}: {message}", item.line));
+    let bad = |message: String| {
+        err(
+            Code::BadInput,
+            format!("stdin line {}: {message}", item.line),
+        )
+    };
     let topic = match (url_topic, envelope.topic) {
         (Some(topic), _) => topic.to_owned(),
         (None, Some(topic)) => {
@@ -276,7 +300,15 @@ struct Tally {
 
 impl Tally {
     fn new() -> Tally {
-        Tally { started: Instant::now(), sent: 0, acked: 0, failed: 0, refused: false, bytes: 0, first_failure: None }
+        Tally {
+            started: Instant::now(),
+            sent: 0,
+            acked: 0,
+            failed: 0,
+            refused: false,
+            bytes: 0,
+            first_failure: None,
+        }
     }
 
     fn sent(&mut self, bytes: usize) {
@@ -307,16 +339,29 @@ impl Tally {
         }
         let missing = self.sent - self.acked;
         let unacked = |cause: &str| {
-            format!("{missing} of {} messages sent were not acknowledged{cause}", self.sent)
+            format!(
+                "{missing} of {} messages sent were not acknowledged{cause}",
+                self.sent
+            )
         };
         match stop {
             Stop::Failed(e) if self.sent == 0 => Err(e),
             Stop::Failed(e) => Err(wrap(e, Code::Undelivered, unacked(""))),
-            Stop::Interrupted => Err(err(Code::Interrupted, format!("interrupted; {}", unacked("")))),
+            Stop::Interrupted => Err(err(
+                Code::Interrupted,
+                format!("interrupted; {}", unacked("")),
+            )),
             Stop::Finished if missing == 0 => Ok(()),
             Stop::Finished => {
-                let cause = self.first_failure.map(|f| format!(" (first: {f})")).unwrap_or_default();
-                let code = if self.refused { Code::Refused } else { Code::Undelivered };
+                let cause = self
+                    .first_failure
+                    .map(|f| format!(" (first: {f})"))
+                    .unwrap_or_default();
+                let code = if self.refused {
+                    Code::Refused
+                } else {
+                    Code::Undelivered
+                };
                 Err(err(code, unacked(&cause)))
             }
         }

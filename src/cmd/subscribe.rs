@@ -30,12 +30,17 @@ pub async fn run(
         received: 0,
     };
     match settings.source {
-        Source::Mqtt { settings: mqtt, filters, qos } => {
-            from_mqtt(&mqtt, &filters, qos, &mut sink, shutdown).await
-        }
-        Source::Kafka { settings: kafka, topics, from, exit } => {
-            from_kafka(&kafka, &topics, from, exit, &mut sink, shutdown).await
-        }
+        Source::Mqtt {
+            settings: mqtt,
+            filters,
+            qos,
+        } => from_mqtt(&mqtt, &filters, qos, &mut sink, shutdown).await,
+        Source::Kafka {
+            settings: kafka,
+            topics,
+            from,
+            exit,
+        } => from_kafka(&kafka, &topics, from, exit, &mut sink, shutdown).await,
     }
 }
 
@@ -55,13 +60,20 @@ enum Next {
 
 impl<W: Write> Sink<W> {
     fn write(&mut self, envelope: &Envelope) -> anyhow::Result<Next> {
-        if self.printer.write(envelope).map_err(|e| anyhow::anyhow!("cannot write stdout: {e}"))?
+        if self
+            .printer
+            .write(envelope)
+            .map_err(|e| anyhow::anyhow!("cannot write stdout: {e}"))?
             == Written::Closed
         {
             return Ok(Next::Done);
         }
         self.received += 1;
-        Ok(if self.count.is_some_and(|n| self.received >= n) { Next::Done } else { Next::More })
+        Ok(if self.count.is_some_and(|n| self.received >= n) {
+            Next::Done
+        } else {
+            Next::More
+        })
     }
 
     /// When the idle timeout fires, counting from now.
@@ -71,7 +83,13 @@ impl<W: Write> Sink<W> {
 
     fn timed_out(&self) -> anyhow::Error {
         let limit = humantime::format_duration(self.timeout.unwrap_or_default());
-        err(Code::Timeout, format!("nothing received for {limit} ({} messages in all)", self.received))
+        err(
+            Code::Timeout,
+            format!(
+                "nothing received for {limit} ({} messages in all)",
+                self.received
+            ),
+        )
     }
 }
 
@@ -136,10 +154,16 @@ async fn from_mqtt<W: Write>(
 }
 
 /// Fails when the broker refused any filter of the SUBSCRIBE.
-fn check_granted(filters: &[String], granted: &[Result<u8, crate::mqtt::Reason>]) -> anyhow::Result<()> {
+fn check_granted(
+    filters: &[String],
+    granted: &[Result<u8, crate::mqtt::Reason>],
+) -> anyhow::Result<()> {
     for (filter, outcome) in filters.iter().zip(granted) {
         if let Err(reason) = outcome {
-            return Err(err(Code::Refused, format!("the broker refused the subscription to '{filter}': {reason}")));
+            return Err(err(
+                Code::Refused,
+                format!("the broker refused the subscription to '{filter}': {reason}"),
+            ));
         }
     }
     Ok(())
@@ -157,7 +181,12 @@ async fn from_kafka<W: Write>(
         return Ok(());
     }
     let mut consumer = Consumer::assign(settings, topics, from, exit).await?;
-    eprintln!("ready: reading {} on {} from the {}", topics.join(", "), settings.brokers, position(from));
+    eprintln!(
+        "ready: reading {} on {} from the {}",
+        topics.join(", "),
+        settings.brokers,
+        position(from)
+    );
     let mut deadline = sink.deadline();
     tokio::pin!(shutdown);
     loop {

@@ -4,11 +4,10 @@
 use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
-use super::KafkaSettings;
+use super::{Context, KafkaSettings};
 use crate::exit::{Code, err};
 
 /// Makes sure `topic` exists, creating it with `create` partitions when given. Returns its
@@ -38,24 +37,36 @@ pub async fn ensure_topic(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    Err(err(Code::NoTopic, format!("kafka topic '{topic}' was created but does not show up")))
+    Err(err(
+        Code::NoTopic,
+        format!("kafka topic '{topic}' was created but does not show up"),
+    ))
 }
 
 /// Creates `topic` with `partitions` partitions through the CreateTopics API, with the
 /// broker's default replication factor.
-pub async fn create_topic(settings: &KafkaSettings, topic: &str, partitions: i32) -> anyhow::Result<()> {
-    let admin: AdminClient<DefaultClientContext> = settings.config(&[]).create()?;
+pub async fn create_topic(
+    settings: &KafkaSettings,
+    topic: &str,
+    partitions: i32,
+) -> anyhow::Result<()> {
+    let admin: AdminClient<Context> = settings
+        .config(&[])
+        .create_with_context(Context { quiet: true })?;
     let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(-1));
     let options = AdminOptions::new().operation_timeout(Some(settings.metadata_timeout));
     let cannot = |cause: String| {
         err(
             Code::Failure,
-            format!("cannot create kafka topic '{topic}' on {}: {cause}", settings.brokers),
+            format!(
+                "cannot create kafka topic '{topic}' on {}: {cause}",
+                settings.brokers
+            ),
         )
     };
     let results = match admin.create_topics([&new], &options).await {
         Ok(results) => results,
-        Err(KafkaError::AdminOp(code)) if code == RDKafkaErrorCode::UnsupportedVersion => {
+        Err(KafkaError::AdminOp(RDKafkaErrorCode::UnsupportedVersion)) => {
             return Err(cannot("the broker does not implement CreateTopics".into()));
         }
         Err(e) => return Err(cannot(e.to_string())),
@@ -80,10 +91,12 @@ async fn partitions(settings: &KafkaSettings, topic: &str) -> anyhow::Result<Opt
 fn metadata_blocking(settings: &KafkaSettings, topic: &str) -> anyhow::Result<Option<usize>> {
     // A consumer's metadata requests honour allow.auto.create.topics, which stays false: a
     // topic check must never create the topic (the mock cluster would).
-    let consumer: BaseConsumer =
-        settings.config(&[("allow.auto.create.topics", "false".into())]).create()?;
-    let metadata =
-        consumer.fetch_metadata(Some(topic), settings.metadata_timeout).map_err(|e| {
+    let consumer: BaseConsumer<Context> = settings
+        .config(&[("allow.auto.create.topics", "false".into())])
+        .create_with_context(Context { quiet: true })?;
+    let metadata = consumer
+        .fetch_metadata(Some(topic), settings.metadata_timeout)
+        .map_err(|e| {
             err(
                 Code::Unreachable,
                 format!(
@@ -102,7 +115,10 @@ fn metadata_blocking(settings: &KafkaSettings, topic: &str) -> anyhow::Result<Op
             RDKafkaErrorCode::UnknownTopicOrPartition | RDKafkaErrorCode::UnknownTopic => Ok(None),
             other => Err(err(
                 Code::Refused,
-                format!("kafka brokers {} refused metadata for '{topic}': {other}", settings.brokers),
+                format!(
+                    "kafka brokers {} refused metadata for '{topic}': {other}",
+                    settings.brokers
+                ),
             )),
         },
     }

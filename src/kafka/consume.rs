@@ -1,17 +1,27 @@
-//! Consuming explicitly assigned partitions from the beginning or the end, without a
+//! Consuming every partition of some topics from the beginning or the end, without a
 //! consumer group and without committing anything.
 //!
-//! Partitions are assigned at resolved offsets, so once [`Consumer::assign`] returns, every
-//! record produced afterwards will be read: this is what `sub` announces as `ready`.
+//! Each topic gets its own librdkafka consumer on its own task, so that an end-of-partition
+//! event (which names only a partition number) is known to belong to its topic. The tasks
+//! feed one bounded channel; a full channel holds them back.
+//!
+//! Where a partition ends is learned from fetching, not from ListOffsets alone: tansu 0.6
+//! answers ListOffsets(latest) with the base offset of the last record batch plus one, short
+//! of the real end whenever that batch holds more than one record, and it cannot fetch from
+//! an offset inside a batch. Starting "at the end" therefore starts one before the reported
+//! end (the last record on Kafka, the start of the last batch on tansu), reads on and
+//! discards up to the first end-of-partition event; only then is the consumer ready, and
+//! everything produced afterwards is read.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 
-use rdkafka::consumer::{BaseConsumer, Consumer as _, StreamConsumer};
+use rdkafka::consumer::{Consumer as _, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Headers, Message as _};
 use rdkafka::{Offset, TopicPartitionList};
+use tokio::sync::mpsc;
 
-use super::{KafkaSettings, ensure_topic};
+use super::{Context, KafkaSettings, ensure_topic};
 use crate::record::{Envelope, Header};
 
 /// Where reading starts in every partition.
@@ -25,111 +35,184 @@ pub enum Position {
 
 /// What [`Consumer::next`] yields.
 pub enum Received {
-    Record(Envelope),
-    /// Every partition has been read up to where it ended when reading started.
+    Record(Box<Envelope>),
+    /// Every partition has been read to its end (only when asked to stop there).
     End,
+}
+
+/// What a topic's task reports.
+enum Report {
+    /// Positioned: from here on, every record produced is read.
+    Ready,
+    Record(Box<Envelope>),
+    /// The partition of this topic was read to its current end.
+    Eof(String, i32),
 }
 
 /// A consumer of every partition of some topics.
 pub struct Consumer {
-    inner: StreamConsumer,
-    /// Partitions not yet read to their end offset at start, with that offset; only kept when
-    /// the caller wants to stop at the end.
-    unfinished: Option<HashMap<(String, i32), i64>>,
+    reports: mpsc::Receiver<anyhow::Result<Report>>,
+    /// Partitions not yet read to their end; `None` when reading goes on forever.
+    unfinished: Option<HashSet<(String, i32)>>,
 }
 
 impl Consumer {
-    /// Assigns every partition of `topics` at `position`. Fails if a topic does not exist.
+    /// Assigns every partition of `topics` at `position` and returns once positioned. Fails
+    /// if a topic does not exist.
     pub async fn assign(
         settings: &KafkaSettings,
         topics: &[String],
         position: Position,
         stop_at_end: bool,
     ) -> anyhow::Result<Consumer> {
-        let mut counts = Vec::new();
+        let (tx, mut reports) = mpsc::channel(256);
+        let mut partitions = HashSet::new();
         for topic in topics {
-            counts.push((topic.clone(), ensure_topic(settings, topic, None).await?));
+            let count = i32::try_from(ensure_topic(settings, topic, None).await?)?;
+            partitions.extend((0..count).map(|p| (topic.clone(), p)));
+            let consumer = create(settings)?;
+            let list = match position {
+                Position::Beginning => {
+                    let mut list = TopicPartitionList::new();
+                    for partition in 0..count {
+                        list.add_partition_offset(topic, partition, Offset::Beginning)?;
+                    }
+                    list
+                }
+                Position::End => near_end(settings, topic, count).await?,
+            };
+            consumer.assign(&list)?;
+            tokio::spawn(read_topic(
+                consumer,
+                topic.clone(),
+                count,
+                position,
+                tx.clone(),
+            ));
         }
-        let probe = settings.clone();
-        let (assignment, ends) =
-            tokio::task::spawn_blocking(move || resolve_offsets(&probe, &counts, position))
-                .await??;
-        let inner = create(settings)?;
-        inner.assign(&assignment)?;
-        let unfinished = stop_at_end.then(|| {
-            let unread = ends.into_iter().filter(|(_, (start, end))| start < end);
-            unread.map(|(partition, (_, end))| (partition, end)).collect()
-        });
-        Ok(Consumer { inner, unfinished })
+        drop(tx);
+        let mut waiting = topics.len();
+        while waiting > 0 {
+            match reports.recv().await {
+                Some(Ok(Report::Ready)) => waiting -= 1,
+                Some(Ok(_)) => unreachable!("a topic task reports nothing before it is ready"),
+                Some(Err(e)) => return Err(e),
+                None => anyhow::bail!("the kafka consumer stopped while starting"),
+            }
+        }
+        // Starting at the end, every partition has just been read to its end.
+        let unfinished = match position {
+            Position::Beginning => partitions,
+            Position::End => HashSet::new(),
+        };
+        Ok(Consumer {
+            reports,
+            unfinished: stop_at_end.then_some(unfinished),
+        })
     }
 
     /// The next record, or [`Received::End`] once every partition is read to its end.
     pub async fn next(&mut self) -> anyhow::Result<Received> {
         loop {
-            if self.unfinished.as_ref().is_some_and(HashMap::is_empty) {
+            if self.unfinished.as_ref().is_some_and(HashSet::is_empty) {
                 return Ok(Received::End);
             }
-            match self.inner.recv().await {
-                Ok(message) => {
-                    let envelope = envelope(&message);
+            match self.reports.recv().await {
+                Some(Ok(Report::Record(envelope))) => return Ok(Received::Record(envelope)),
+                Some(Ok(Report::Eof(topic, partition))) => {
                     if let Some(unfinished) = &mut self.unfinished {
-                        let key = (message.topic().to_owned(), message.partition());
-                        if unfinished.get(&key).is_some_and(|end| message.offset() + 1 >= *end) {
-                            unfinished.remove(&key);
-                        }
+                        unfinished.remove(&(topic, partition));
                     }
-                    return Ok(Received::Record(envelope));
                 }
-                Err(KafkaError::PartitionEOF(_)) => continue,
-                Err(e) => return Err(e.into()),
+                Some(Ok(Report::Ready)) => {}
+                Some(Err(e)) => return Err(e),
+                None => anyhow::bail!("the kafka consumer stopped"),
             }
         }
     }
 }
 
-type Ends = HashMap<(String, i32), (i64, i64)>;
-
-/// The assignment at resolved offsets, and each partition's (start, end) offsets.
-fn resolve_offsets(
+/// Every partition of `topic` at one record before its reported end (see the module doc).
+async fn near_end(
     settings: &KafkaSettings,
-    topics: &[(String, usize)],
-    position: Position,
-) -> anyhow::Result<(TopicPartitionList, Ends)> {
-    let probe: BaseConsumer = settings.config(&[]).create()?;
-    let mut list = TopicPartitionList::new();
-    let mut ends = HashMap::new();
-    for (topic, count) in topics {
-        for partition in 0..i32::try_from(*count)? {
-            let (low, high) =
-                probe.fetch_watermarks(topic, partition, settings.metadata_timeout)?;
-            let start = match position {
-                Position::Beginning => low,
-                Position::End => high,
-            };
-            list.add_partition_offset(topic, partition, Offset::Offset(start))?;
-            ends.insert((topic.clone(), partition), (start, high));
+    topic: &str,
+    count: i32,
+) -> anyhow::Result<TopicPartitionList> {
+    let probe = create(settings)?;
+    let (topic, timeout) = (topic.to_owned(), settings.metadata_timeout);
+    tokio::task::spawn_blocking(move || {
+        let mut list = TopicPartitionList::new();
+        for partition in 0..count {
+            let (low, high) = probe.fetch_watermarks(&topic, partition, timeout)?;
+            let start = if high > low { high - 1 } else { high };
+            list.add_partition_offset(&topic, partition, Offset::Offset(start))?;
         }
-    }
-    Ok((list, ends))
+        Ok(list)
+    })
+    .await?
 }
 
-fn create(settings: &KafkaSettings) -> anyhow::Result<StreamConsumer> {
+/// Reads one topic and reports to `tx` until the receiver goes away.
+async fn read_topic(
+    consumer: StreamConsumer<Context>,
+    topic: String,
+    partitions: i32,
+    position: Position,
+    tx: mpsc::Sender<anyhow::Result<Report>>,
+) {
+    if position == Position::End {
+        let mut at_end = HashSet::new();
+        while at_end.len() < usize::try_from(partitions).unwrap_or(0) {
+            match consumer.recv().await {
+                Ok(_) => {}
+                Err(KafkaError::PartitionEOF(partition)) => {
+                    at_end.insert(partition);
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e.into())).await;
+                    return;
+                }
+            }
+        }
+    }
+    if tx.send(Ok(Report::Ready)).await.is_err() {
+        return;
+    }
+    loop {
+        let report = match consumer.recv().await {
+            Ok(message) => Ok(Report::Record(Box::new(envelope(&message)))),
+            Err(KafkaError::PartitionEOF(partition)) => Ok(Report::Eof(topic.clone(), partition)),
+            Err(e) => {
+                Err(anyhow::Error::new(e).context(format!("cannot read kafka topic '{topic}'")))
+            }
+        };
+        let failed = report.is_err();
+        if tx.send(report).await.is_err() || failed {
+            return;
+        }
+    }
+}
+
+fn create(settings: &KafkaSettings) -> anyhow::Result<StreamConsumer<Context>> {
     Ok(settings
         .config(&[
             ("group.id", format!("mqk-sub-{}", std::process::id())),
             ("enable.auto.commit", "false".into()),
             ("enable.auto.offset.store", "false".into()),
             ("allow.auto.create.topics", "false".into()),
-            ("enable.partition.eof", "false".into()),
+            ("enable.partition.eof", "true".into()),
         ])
-        .create()?)
+        .create_with_context(Context::default())?)
 }
 
 fn envelope(message: &BorrowedMessage<'_>) -> Envelope {
     let headers = message.headers().map(|headers| {
         headers
             .iter()
-            .map(|h| Header { name: h.key.to_owned(), value: h.value.map(<[u8]>::to_vec) })
+            .map(|h| Header {
+                name: h.key.to_owned(),
+                value: h.value.map(<[u8]>::to_vec),
+            })
             .collect()
     });
     Envelope {

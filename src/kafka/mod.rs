@@ -15,6 +15,7 @@
 
 mod admin;
 mod consume;
+mod context;
 mod produce;
 
 use std::time::Duration;
@@ -23,6 +24,7 @@ use rdkafka::ClientConfig;
 
 pub use admin::{create_topic, ensure_topic};
 pub use consume::{Consumer, Position, Received};
+pub use context::Context;
 pub use produce::{Delivery, Producer, Reliability};
 
 /// Everything needed to reach a cluster, already validated.

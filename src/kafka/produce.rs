@@ -3,14 +3,14 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{self, Poll};
 use std::time::Duration;
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer as _};
 
-use super::KafkaSettings;
+use super::{Context, KafkaSettings};
 use crate::record::Envelope;
 
 /// How long a record may wait for its acknowledgement.
@@ -25,12 +25,16 @@ pub enum Reliability {
 
 /// An idempotent producer.
 pub struct Producer {
-    inner: FutureProducer,
+    inner: FutureProducer<Context>,
 }
 
 impl Producer {
     /// `window` is the most records the caller will have in flight at once.
-    pub fn new(settings: &KafkaSettings, reliability: Reliability, window: usize) -> anyhow::Result<Self> {
+    pub fn new(
+        settings: &KafkaSettings,
+        reliability: Reliability,
+        window: usize,
+    ) -> anyhow::Result<Self> {
         let timeout_ms = match reliability {
             Reliability::Bounded(limit) => limit.as_millis().max(1).to_string(),
             Reliability::Unbounded => "0".into(),
@@ -41,9 +45,12 @@ impl Producer {
                 ("acks", "all".into()),
                 ("linger.ms", "5".into()),
                 ("message.timeout.ms", timeout_ms),
-                ("queue.buffering.max.messages", (window * 2 + 1000).to_string()),
+                (
+                    "queue.buffering.max.messages",
+                    (window * 2 + 1000).to_string(),
+                ),
             ])
-            .create()?;
+            .create_with_context(Context::default())?;
         Ok(Producer { inner })
     }
 
@@ -61,7 +68,10 @@ impl Producer {
         }
         if let Some(headers) = &record.headers {
             let owned = headers.iter().fold(OwnedHeaders::new(), |all, h| {
-                all.insert(Header { key: &h.name, value: h.value.as_deref() })
+                all.insert(Header {
+                    key: &h.name,
+                    value: h.value.as_deref(),
+                })
             });
             future = future.headers(owned);
         }
@@ -83,11 +93,13 @@ pub struct Delivery(DeliveryFuture);
 impl Future for Delivery {
     type Output = anyhow::Result<(i32, i64)>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<Self::Output> {
         Pin::new(&mut self.0).poll(cx).map(|outcome| match outcome {
             Ok(Ok(delivery)) => Ok((delivery.partition, delivery.offset)),
             Ok(Err((e, _))) => Err(anyhow::anyhow!("{}", describe(&e))),
-            Err(_) => Err(anyhow::anyhow!("the producer stopped before the record was acknowledged")),
+            Err(_) => Err(anyhow::anyhow!(
+                "the producer stopped before the record was acknowledged"
+            )),
         })
     }
 }

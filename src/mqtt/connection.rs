@@ -21,8 +21,8 @@ pub struct Connection {
 }
 
 enum Inner {
-    V4(r4::AsyncClient, r4::EventLoop),
-    V5(r5::AsyncClient, r5::EventLoop),
+    V4(r4::AsyncClient, Box<r4::EventLoop>),
+    V5(r5::AsyncClient, Box<r5::EventLoop>),
 }
 
 impl Connection {
@@ -34,16 +34,21 @@ impl Connection {
             Version::V311 => {
                 let options = options4(settings)?;
                 let (client, mut events) = r4::AsyncClient::new(options, capacity);
-                events.network_options.set_connection_timeout(settings.connect_timeout.as_secs().max(1));
-                Inner::V4(client, events)
+                events
+                    .network_options
+                    .set_connection_timeout(settings.connect_timeout.as_secs().max(1));
+                Inner::V4(client, Box::new(events))
             }
             Version::V5 => {
                 let options = options5(settings)?;
                 let (client, events) = r5::AsyncClient::new(options, capacity);
-                Inner::V5(client, events)
+                Inner::V5(client, Box::new(events))
             }
         };
-        Ok(Connection { address: settings.address(), inner })
+        Ok(Connection {
+            address: settings.address(),
+            inner,
+        })
     }
 
     /// `host:port` of the broker.
@@ -75,9 +80,12 @@ impl Connection {
     /// publishes below the in-flight window given at connect time.
     pub fn publish(&self, message: Outgoing) -> anyhow::Result<()> {
         match &self.inner {
-            Inner::V4(client, _) => {
-                client.try_publish(message.topic, qos4(message.qos), message.retain, message.payload)?
-            }
+            Inner::V4(client, _) => client.try_publish(
+                message.topic,
+                qos4(message.qos),
+                message.retain,
+                message.payload,
+            )?,
             Inner::V5(client, _) => {
                 let qos = qos5(message.qos);
                 match message.properties.as_ref().map(properties_out) {
@@ -88,7 +96,9 @@ impl Connection {
                         message.payload,
                         p,
                     )?,
-                    None => client.try_publish(message.topic, qos, message.retain, message.payload)?,
+                    None => {
+                        client.try_publish(message.topic, qos, message.retain, message.payload)?
+                    }
                 }
             }
         }
@@ -99,10 +109,14 @@ impl Connection {
     pub fn subscribe(&self, filters: &[String], qos: u8) -> anyhow::Result<()> {
         match &self.inner {
             Inner::V4(client, _) => client.try_subscribe_many(
-                filters.iter().map(|f| r4::SubscribeFilter::new(f.clone(), qos4(qos))),
+                filters
+                    .iter()
+                    .map(|f| r4::SubscribeFilter::new(f.clone(), qos4(qos))),
             )?,
             Inner::V5(client, _) => client.try_subscribe_many(
-                filters.iter().map(|f| p5::Filter::new(f.clone(), qos5(qos))),
+                filters
+                    .iter()
+                    .map(|f| p5::Filter::new(f.clone(), qos5(qos))),
             )?,
         }
         Ok(())
@@ -174,9 +188,9 @@ fn options5(s: &MqttSettings) -> anyhow::Result<r5::MqttOptions> {
     o.set_network_options(network);
     match s.session {
         Session::Clean => o.set_clean_start(true),
-        Session::Persistent { expiry_secs } => {
-            o.set_clean_start(false).set_session_expiry_interval(Some(expiry_secs))
-        }
+        Session::Persistent { expiry_secs } => o
+            .set_clean_start(false)
+            .set_session_expiry_interval(Some(expiry_secs)),
     };
     if let Some((user, password)) = &s.credentials {
         o.set_credentials(user.clone(), password.clone());
@@ -218,9 +232,14 @@ fn qos5(qos: u8) -> rumqttc::v5::mqttbytes::QoS {
 fn event4(event: r4::Event) -> Event {
     use r4::{Event as E, Outgoing as O, Packet as P};
     match event {
-        E::Incoming(P::ConnAck(c)) => Event::Connected { session_present: c.session_present },
+        E::Incoming(P::ConnAck(c)) => Event::Connected {
+            session_present: c.session_present,
+        },
         E::Incoming(P::Publish(p)) => Event::Message(Message {
-            ack: AckToken { pkid: p.pkid, qos: p.qos as u8 },
+            ack: AckToken {
+                pkid: p.pkid,
+                qos: p.qos as u8,
+            },
             topic: p.topic,
             payload: p.payload,
             qos: p.qos as u8,
@@ -240,9 +259,14 @@ fn event4(event: r4::Event) -> Event {
 fn event5(event: r5::Event) -> Event {
     use r5::{Event as E, Incoming as I};
     match event {
-        E::Incoming(I::ConnAck(c)) => Event::Connected { session_present: c.session_present },
+        E::Incoming(I::ConnAck(c)) => Event::Connected {
+            session_present: c.session_present,
+        },
         E::Incoming(I::Publish(p)) => Event::Message(Message {
-            ack: AckToken { pkid: p.pkid, qos: p.qos as u8 },
+            ack: AckToken {
+                pkid: p.pkid,
+                qos: p.qos as u8,
+            },
             topic: String::from_utf8_lossy(&p.topic).into_owned(),
             payload: p.payload,
             qos: p.qos as u8,
@@ -250,8 +274,12 @@ fn event5(event: r5::Event) -> Event {
             dup: p.dup,
             properties: p.properties.as_ref().map(properties_in),
         }),
-        E::Incoming(I::PubAck(a)) => reason::puback(&a.reason).map_or(Event::Delivered, Event::Rejected),
-        E::Incoming(I::PubRec(r)) => reason::pubrec(&r.reason).map_or(Event::Other, Event::Rejected),
+        E::Incoming(I::PubAck(a)) => {
+            reason::puback(&a.reason).map_or(Event::Delivered, Event::Rejected)
+        }
+        E::Incoming(I::PubRec(r)) => {
+            reason::pubrec(&r.reason).map_or(Event::Other, Event::Rejected)
+        }
         E::Incoming(I::PubComp(c)) => {
             reason::pubcomp(&c.reason).map_or(Event::Delivered, Event::Rejected)
         }
@@ -287,11 +315,16 @@ fn describe(error: &(dyn std::error::Error + 'static)) -> String {
         cause = next;
     }
     let text = cause.to_string();
-    if text.is_empty() { format!("{error:?}") } else { text }
+    if text.is_empty() {
+        format!("{error:?}")
+    } else {
+        text
+    }
 }
 
 fn properties_in(p: &p5::PublishProperties) -> Properties {
-    let (correlation_data, correlation_data_encoding) = record::split(p.correlation_data.as_deref());
+    let (correlation_data, correlation_data_encoding) =
+        record::split(p.correlation_data.as_deref());
     Properties {
         payload_format_indicator: p.payload_format_indicator,
         message_expiry_interval: p.message_expiry_interval,
@@ -305,7 +338,12 @@ fn properties_in(p: &p5::PublishProperties) -> Properties {
 }
 
 fn properties_out(p: &Properties) -> p5::PublishProperties {
-    let correlation = record::join(p.correlation_data.clone(), p.correlation_data_encoding, 0, "");
+    let correlation = record::join(
+        p.correlation_data.clone(),
+        p.correlation_data_encoding,
+        0,
+        "",
+    );
     p5::PublishProperties {
         payload_format_indicator: p.payload_format_indicator,
         message_expiry_interval: p.message_expiry_interval,

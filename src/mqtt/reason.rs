@@ -28,7 +28,10 @@ impl fmt::Display for Reason {
 
 impl Reason {
     fn new(code: Option<u8>, name: impl fmt::Debug) -> Reason {
-        Reason { code, text: words(&format!("{name:?}")) }
+        Reason {
+            code,
+            text: words(&format!("{name:?}")),
+        }
     }
 }
 
@@ -112,10 +115,20 @@ pub(crate) fn suback4(code: &rumqttc::SubscribeReasonCode) -> Result<u8, Reason>
 
 /// Names a lost or failed connection to `address`, with the exit code it deserves: refusals
 /// by the broker are [`Code::Refused`], everything else [`Code::Unreachable`].
-pub(crate) fn connection_error(address: &str, refused: Option<String>, cause: String) -> anyhow::Error {
+pub(crate) fn connection_error(
+    address: &str,
+    refused: Option<String>,
+    cause: String,
+) -> anyhow::Error {
     match refused {
-        Some(reason) => err(Code::Refused, format!("MQTT broker {address} refused the connection: {reason}")),
-        None => err(Code::Unreachable, format!("cannot reach MQTT broker {address}: {cause}")),
+        Some(reason) => err(
+            Code::Refused,
+            format!("MQTT broker {address} refused the connection: {reason}"),
+        ),
+        None => err(
+            Code::Unreachable,
+            format!("cannot reach MQTT broker {address}: {cause}"),
+        ),
     }
 }
 
@@ -137,6 +150,9 @@ mod tests {
 
     #[test]
     fn connack_refusals_read_naturally() {
-        assert_eq!(connack(rumqttc::ConnectReturnCode::BadUserNamePassword), "bad user name or password");
+        assert_eq!(
+            connack(rumqttc::ConnectReturnCode::BadUserNamePassword),
+            "bad user name or password"
+        );
     }
 }

@@ -12,8 +12,8 @@ use crate::output::Format;
 
 /// Publish, subscribe and bridge message streams between MQTT and Kafka.
 ///
-/// Brokers are URLs: mqtt://host[:port]/TOPIC, mqtts://… for TLS, and
-/// kafka://host[:port][,host:port…]/TOPIC. Exit codes: 0 success, 1 failure, 2 usage,
+/// Brokers are URLs: mqtt://host:port/TOPIC (mqtts:// for TLS) and
+/// kafka://host:port,host:port/TOPIC; ports are optional. Exit codes: 0 success, 1 failure, 2 usage,
 /// 3 broker unreachable, 4 refused by the broker, 5 Kafka topic missing, 6 messages not
 /// acknowledged, 7 sub timeout, 8 bad input, 130 interrupted.
 #[derive(Debug, Parser)]

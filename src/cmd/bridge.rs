@@ -6,8 +6,10 @@
 //! released strictly from the front, and a message is acknowledged on MQTT only once Kafka
 //! acknowledged its record. A crash therefore loses nothing: whatever was not acknowledged
 //! is redelivered by the broker when the bridge returns. While Kafka is unreachable the
-//! queue stops draining, acknowledgements stop, and the broker stops sending once the
-//! in-flight window is full: back-pressure, never unbounded buffering.
+//! queue stops draining and acknowledgements stop; once `inflight` messages wait for Kafka
+//! the bridge stops reading from the broker, so memory stays bounded even with a broker that
+//! does not hold back (Mosquitto 2.0.11 keeps sending past its in-flight limit once
+//! acknowledgements flow). The broker keeps the rest: back-pressure, never loss.
 //!
 //! A record Kafka refuses for good (too large, not authorised) stops the bridge with an
 //! error; the message is not acknowledged, so it stays with the broker.
@@ -73,13 +75,14 @@ pub async fn run(
                          and stays with the MQTT broker", done.topic)));
                 }
                 if done.generation == generation {
-                    connection.ack(done.ack)?;
+                    connection.ack(done.ack);
                     counts.acknowledged += 1;
                 }
             }
             event = connection.poll(), if queue.len() < window || draining => match event {
                 Ok(Event::Connected { session_present }) => {
                     generation += 1;
+                    connection.drop_unsent_acks();
                     if !session_present && generation > 1 {
                         tracing::warn!("the broker did not keep the bridge's session");
                     }

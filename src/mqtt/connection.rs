@@ -3,6 +3,7 @@
 //! The two rumqttc clients differ in small ways (topic as `String` or `Bytes`, reason codes
 //! only in v5, session expiry only in v5); every difference is settled in this file.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -18,6 +19,9 @@ use crate::record::{self, Properties};
 pub struct Connection {
     address: String,
     inner: Inner,
+    /// Acknowledgements not yet handed to the event loop, oldest first: its request channel
+    /// is bounded, and an acknowledgement must be neither lost nor sent out of order.
+    acks: VecDeque<AckToken>,
 }
 
 enum Inner {
@@ -46,6 +50,7 @@ impl Connection {
             }
         };
         Ok(Connection {
+            acks: VecDeque::new(),
             address: settings.address(),
             inner,
         })
@@ -60,6 +65,7 @@ impl Connection {
     /// next call reconnects; publishes not yet acknowledged are sent again then.
     pub async fn poll(&mut self) -> anyhow::Result<Event> {
         loop {
+            self.flush_acks();
             let event = match &mut self.inner {
                 Inner::V4(_, events) => match events.poll().await {
                     Ok(event) => event4(event),
@@ -122,36 +128,58 @@ impl Connection {
         Ok(())
     }
 
-    /// Acknowledges a message received with manual acknowledgement on.
-    pub fn ack(&self, token: AckToken) -> anyhow::Result<()> {
-        match &self.inner {
-            Inner::V4(client, _) => {
-                let mut publish = r4::Publish::new("", qos4(token.qos), Vec::new());
-                publish.pkid = token.pkid;
-                client.try_ack(&publish)?;
-            }
-            Inner::V5(client, _) => {
-                let mut publish = p5::Publish::new("", qos5(token.qos), Vec::new(), None);
-                publish.pkid = token.pkid;
-                client.try_ack(&publish)?;
-            }
-        }
-        Ok(())
+    /// Acknowledges a message received with manual acknowledgement on. Acknowledgements go
+    /// out in the order of these calls, as the event loop is polled.
+    pub fn ack(&mut self, token: AckToken) {
+        self.acks.push_back(token);
+        self.flush_acks();
     }
 
-    /// Sends DISCONNECT once everything queued before it is out, waiting at most `limit`.
-    pub async fn disconnect(&mut self, limit: Duration) {
-        let queued = match &self.inner {
-            Inner::V4(client, _) => client.try_disconnect().is_ok(),
-            Inner::V5(client, _) => client.try_disconnect().is_ok(),
-        };
-        if !queued {
-            return;
+    /// Hands queued acknowledgements to the event loop until its channel is full.
+    fn flush_acks(&mut self) {
+        while let Some(token) = self.acks.front() {
+            let sent = match &self.inner {
+                Inner::V4(client, _) => {
+                    let mut publish = r4::Publish::new("", qos4(token.qos), Vec::new());
+                    publish.pkid = token.pkid;
+                    client.try_ack(&publish).is_ok()
+                }
+                Inner::V5(client, _) => {
+                    let mut publish = p5::Publish::new("", qos5(token.qos), Vec::new(), None);
+                    publish.pkid = token.pkid;
+                    client.try_ack(&publish).is_ok()
+                }
+            };
+            if !sent {
+                break;
+            }
+            self.acks.pop_front();
         }
+    }
+
+    /// Forgets acknowledgements not yet sent: after a reconnect they belong to a connection
+    /// that is gone, and the broker redelivers their messages.
+    pub fn drop_unsent_acks(&mut self) {
+        self.acks.clear();
+    }
+
+    /// Sends every pending acknowledgement, then DISCONNECT, waiting at most `limit` in all.
+    /// Messages arriving meanwhile are left unacknowledged, for the broker to redeliver.
+    pub async fn disconnect(&mut self, limit: Duration) {
         let _ = tokio::time::timeout(limit, async {
-            while let Ok(event) = self.poll().await {
-                if matches!(event, Event::Disconnected) {
-                    break;
+            while !self.acks.is_empty() {
+                if self.poll().await.is_err() {
+                    return;
+                }
+            }
+            let queued = match &self.inner {
+                Inner::V4(client, _) => client.try_disconnect().is_ok(),
+                Inner::V5(client, _) => client.try_disconnect().is_ok(),
+            };
+            while queued {
+                match self.poll().await {
+                    Ok(Event::Disconnected) | Err(_) => break,
+                    Ok(_) => {}
                 }
             }
         })

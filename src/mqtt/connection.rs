@@ -176,7 +176,10 @@ impl Connection {
                 Inner::V4(client, _) => client.try_disconnect().is_ok(),
                 Inner::V5(client, _) => client.try_disconnect().is_ok(),
             };
-            while queued {
+            if !queued {
+                return;
+            }
+            loop {
                 match self.poll().await {
                     Ok(Event::Disconnected) | Err(_) => break,
                     Ok(_) => {}

@@ -160,7 +160,7 @@ pub struct SubArgs {
     /// Kafka: where to start in every partition.
     #[arg(long, value_enum, default_value = "end")]
     pub from: Position,
-    /// Kafka: exit once every partition is read up to where it ended at start.
+    /// Kafka: exit once every partition has been read to its end.
     #[arg(long)]
     pub exit: bool,
     #[command(flatten)]

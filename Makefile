@@ -4,7 +4,7 @@
 CARGO ?= cargo
 BROKER_DIR ?= target/brokers
 
-.PHONY: setup build demo test lint brokers-up brokers-down infra infra-down
+.PHONY: setup build demo test lint completions brokers-up brokers-down infra infra-down
 
 # cmake and a C/C++ compiler for the vendored librdkafka, when missing.
 setup:
@@ -26,6 +26,14 @@ lint: setup
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps
+
+# Regenerates the checked-in completion scripts from the binary.
+completions:
+	$(CARGO) build --bin mqk
+	for shell in bash zsh fish; do \
+	  case $$shell in bash) f=mqk.bash;; zsh) f=_mqk;; fish) f=mqk.fish;; esac; \
+	  target/debug/mqk completions $$shell > completions/$$f; \
+	done
 
 # Long-lived test brokers for repeated `cargo test` runs while developing:
 #   make brokers-up && set -a && . target/brokers/env && set +a

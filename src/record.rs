@@ -199,6 +199,14 @@ impl Wire {
 
     fn into_envelope(self, line: usize) -> Result<Envelope, EnvelopeError> {
         let payload = join(self.payload, self.payload_encoding, line, "payload")?;
+        if let Some(p) = &self.properties {
+            join(
+                p.correlation_data.clone(),
+                p.correlation_data_encoding,
+                line,
+                "correlation_data",
+            )?;
+        }
         let key = join(self.key, self.key_encoding, line, "key")?;
         let headers = self
             .headers

@@ -10,7 +10,9 @@ fn check(shell: &str, file: &str) {
         .output()
         .expect("mqk runs");
     assert!(output.status.success(), "mqk completions {shell} failed");
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("completions").join(file);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("completions")
+        .join(file);
     let checked_in = std::fs::read(&path).expect("the completion script is checked in");
     assert!(
         output.stdout == checked_in,

@@ -330,7 +330,8 @@ impl Tally {
     /// Prints the summary and turns the outcome into the command's result.
     fn finish(self, stop: Stop, quiet: bool) -> anyhow::Result<()> {
         let seconds = self.started.elapsed().as_secs_f64();
-        if !quiet {
+        let never_started = matches!(stop, Stop::Failed(_)) && self.sent == 0;
+        if !quiet && !never_started {
             eprintln!(
                 "published {} messages ({}) in {seconds:.2} s",
                 self.acked,

@@ -22,6 +22,8 @@ pub struct Connection {
     /// Acknowledgements not yet handed to the event loop, oldest first: its request channel
     /// is bounded, and an acknowledgement must be neither lost nor sent out of order.
     acks: VecDeque<AckToken>,
+    /// Packet id of the newest publish written, to resend in order after a reconnect.
+    last_pkid: u16,
 }
 
 enum Inner {
@@ -51,6 +53,7 @@ impl Connection {
         };
         Ok(Connection {
             acks: VecDeque::new(),
+            last_pkid: 0,
             address: settings.address(),
             inner,
         })
@@ -68,12 +71,34 @@ impl Connection {
             self.flush_acks();
             let event = match &mut self.inner {
                 Inner::V4(_, events) => match events.poll().await {
+                    Ok(r4::Event::Outgoing(r4::Outgoing::Publish(pkid))) if pkid != 0 => {
+                        self.last_pkid = pkid;
+                        Event::Other
+                    }
                     Ok(event) => event4(event),
-                    Err(e) => return Err(error4(&self.address, e)),
+                    Err(e) => {
+                        let pkid = |r: &r4::Request| match r {
+                            r4::Request::Publish(p) => Some(p.pkid),
+                            _ => None,
+                        };
+                        restore_send_order(&mut events.pending, pkid, self.last_pkid);
+                        return Err(error4(&self.address, e));
+                    }
                 },
                 Inner::V5(_, events) => match events.poll().await {
+                    Ok(r5::Event::Outgoing(r4::Outgoing::Publish(pkid))) if pkid != 0 => {
+                        self.last_pkid = pkid;
+                        Event::Other
+                    }
                     Ok(event) => event5(event),
-                    Err(e) => return Err(error5(&self.address, e)),
+                    Err(e) => {
+                        let pkid = |r: &r5::Request| match r {
+                            r5::Request::Publish(p) => Some(p.pkid),
+                            _ => None,
+                        };
+                        restore_send_order(&mut events.pending, pkid, self.last_pkid);
+                        return Err(error5(&self.address, e));
+                    }
                 },
             };
             if !matches!(event, Event::Other) {
@@ -187,6 +212,28 @@ impl Connection {
             }
         })
         .await;
+    }
+}
+
+/// Puts the unacknowledged publishes rumqttc will resend after a reconnect back in the order
+/// they were first sent. rumqttc lists them by packet id, but ids wrap around at the in-flight
+/// limit, so ids above the newest one sent are older than those below it. Other requests keep
+/// their places; fresh publishes (id 0) are not yet numbered and come after, as queued.
+fn restore_send_order<R>(pending: &mut VecDeque<R>, pkid: impl Fn(&R) -> Option<u16>, newest: u16) {
+    let slots: Vec<usize> = (0..pending.len())
+        .filter(|&i| pkid(&pending[i]).is_some_and(|id| id != 0))
+        .collect();
+    let mut numbered: Vec<R> = Vec::with_capacity(slots.len());
+    for &slot in slots.iter().rev() {
+        numbered.push(pending.remove(slot).expect("slot in range"));
+    }
+    // Older (above `newest`) first, then ascending within each side of the wrap.
+    numbered.sort_by_key(|r| {
+        let id = pkid(r).unwrap_or_default();
+        (id <= newest, id)
+    });
+    for (slot, request) in slots.into_iter().zip(numbered) {
+        pending.insert(slot, request);
     }
 }
 
@@ -384,5 +431,40 @@ fn properties_out(p: &Properties) -> p5::PublishProperties {
         user_properties: p.user_properties.clone(),
         subscription_identifiers: Vec::new(),
         content_type: p.content_type.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resent_publishes_follow_the_original_order_across_the_id_wrap() {
+        // Sent 98, 99, 100, then ids wrapped to 1, 2; rumqttc lists them by id.
+        let mut pending: VecDeque<(char, u16)> = [
+            ('p', 1),
+            ('p', 2),
+            ('p', 98),
+            ('p', 99),
+            ('p', 100),
+            ('r', 7),
+            ('p', 0),
+        ]
+        .into();
+        let pkid = |r: &(char, u16)| (r.0 == 'p').then_some(r.1);
+        restore_send_order(&mut pending, pkid, 2);
+        let order: Vec<_> = pending.into_iter().collect();
+        assert_eq!(
+            order,
+            [
+                ('p', 98),
+                ('p', 99),
+                ('p', 100),
+                ('p', 1),
+                ('p', 2),
+                ('r', 7),
+                ('p', 0)
+            ]
+        );
     }
 }

@@ -42,7 +42,7 @@ source "$work/dev.env"
 echo "== starting the bridge $MQK_MQTT/sensors -> $MQK_KAFKA/sensors"
 $mqk bridge "$MQK_MQTT/sensors" "$MQK_KAFKA/sensors" 2>"$work/bridge.log" &
 bridge=$!
-pids+=($bridge)
+pids+=("$bridge")
 wait_ready "$work/bridge.log"
 
 $sensors generate "$rounds" >"$work/sent.ndjson"

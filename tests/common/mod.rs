@@ -34,7 +34,11 @@ fn broker(var: &str) -> String {
 /// A topic name no other test (or earlier run) uses: `mqk-<test>-<pid>-<n>`.
 pub fn fresh(test: &str) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
-    format!("mqk-{test}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "mqk-{test}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// Creates a Kafka topic on the test broker and returns its name.
@@ -54,7 +58,9 @@ pub fn kafka_topic(test: &str, partitions: i32) -> String {
 
 /// The path of a file in `../shared/fixtures`.
 pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures")
+        .join(name)
 }
 
 /// `mqk` with these arguments, not yet started.
@@ -95,7 +101,10 @@ pub fn wait_output(mut child: Child, limit: Duration) -> Output {
             child.kill().unwrap();
             child.wait().unwrap();
             let err = stderr.map(|t| t.join().unwrap()).unwrap_or_default();
-            panic!("mqk did not finish within {limit:?}; stderr:\n{}", String::from_utf8_lossy(&err));
+            panic!(
+                "mqk did not finish within {limit:?}; stderr:\n{}",
+                String::from_utf8_lossy(&err)
+            );
         }
         thread::sleep(Duration::from_millis(10));
     };
@@ -130,7 +139,11 @@ pub fn start(args: &[&str]) -> Ready {
 pub fn start_with(command: &mut Command) -> Ready {
     let mut child = command.stderr(Stdio::piped()).spawn().expect("mqk starts");
     let stderr = lines(child.stderr.take().unwrap());
-    let mut ready = Ready { child, stderr, seen: Vec::new() };
+    let mut ready = Ready {
+        child,
+        stderr,
+        seen: Vec::new(),
+    };
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -144,7 +157,10 @@ pub fn start_with(command: &mut Command) -> Ready {
             }
             Err(_) => {
                 let _ = ready.child.kill();
-                panic!("no ready line within 20 s; stderr:\n{}", ready.seen.join("\n"));
+                panic!(
+                    "no ready line within 20 s; stderr:\n{}",
+                    ready.seen.join("\n")
+                );
             }
         }
     }
@@ -190,13 +206,27 @@ impl Ready {
 
 /// Lines of text.
 pub fn text_lines(bytes: &[u8]) -> Vec<String> {
-    String::from_utf8_lossy(bytes).lines().map(str::to_owned).collect()
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Mosquitto's count of messages it dropped (queue limits), from `$SYS`.
 pub fn mosquitto_dropped() -> u64 {
     let url = format!("{}/$SYS/broker/publish/messages/dropped", mqtt());
-    let output = run(&["sub", &url, "-n", "1", "--timeout", "15s"], b"", Duration::from_secs(20));
-    assert!(output.status.success(), "cannot read $SYS: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8_lossy(&output.stdout).trim().parse().expect("a number")
+    let output = run(
+        &["sub", &url, "-n", "1", "--timeout", "15s"],
+        b"",
+        Duration::from_secs(20),
+    );
+    assert!(
+        output.status.success(),
+        "cannot read $SYS: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .expect("a number")
 }

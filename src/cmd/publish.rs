@@ -332,11 +332,18 @@ impl Tally {
         let seconds = self.started.elapsed().as_secs_f64();
         let never_started = matches!(stop, Stop::Failed(_)) && self.sent == 0;
         if !quiet && !never_started {
-            eprintln!(
-                "published {} messages ({}) in {seconds:.2} s",
-                self.acked,
-                super::bytes(self.bytes)
-            );
+            let size = super::bytes(self.bytes);
+            if self.acked == self.sent {
+                eprintln!(
+                    "published {} messages ({size}) in {seconds:.2} s",
+                    self.acked
+                );
+            } else {
+                eprintln!(
+                    "published {} of {} messages ({size} sent) in {seconds:.2} s",
+                    self.acked, self.sent
+                );
+            }
         }
         let missing = self.sent - self.acked;
         let unacked = |cause: &str| {

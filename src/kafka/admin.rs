@@ -1,6 +1,7 @@
 //! Topic checks and creation: a missing topic is an error that says so, unless the user
 //! asked for it to be created.
 
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -9,6 +10,9 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
 use super::{Context, KafkaSettings};
 use crate::exit::{Code, err};
+
+/// How long one metadata request may wait before the checks in between.
+const SLICE: Duration = Duration::from_millis(250);
 
 /// Makes sure `topic` exists, creating it with `create` partitions when given. Returns its
 /// partition count.
@@ -50,9 +54,10 @@ pub async fn create_topic(
     topic: &str,
     partitions: i32,
 ) -> anyhow::Result<()> {
-    let admin: AdminClient<Context> = settings
-        .config(&[])
-        .create_with_context(Context { quiet: true })?;
+    let admin: AdminClient<Context> = settings.config(&[]).create_with_context(Context {
+        quiet: true,
+        ..Context::default()
+    })?;
     let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(-1));
     let options = AdminOptions::new().operation_timeout(Some(settings.metadata_timeout));
     let cannot = |cause: String| {
@@ -91,21 +96,45 @@ async fn partitions(settings: &KafkaSettings, topic: &str) -> anyhow::Result<Opt
 fn metadata_blocking(settings: &KafkaSettings, topic: &str) -> anyhow::Result<Option<usize>> {
     // A consumer's metadata requests honour allow.auto.create.topics, which stays false: a
     // topic check must never create the topic (the mock cluster would).
+    let context = Context {
+        quiet: true,
+        ..Context::default()
+    };
+    let down = context.all_brokers_down.clone();
     let consumer: BaseConsumer<Context> = settings
         .config(&[("allow.auto.create.topics", "false".into())])
-        .create_with_context(Context { quiet: true })?;
-    let metadata = consumer
-        .fetch_metadata(Some(topic), settings.metadata_timeout)
-        .map_err(|e| {
-            err(
-                Code::Unreachable,
-                format!(
-                    "cannot reach kafka brokers {} within {}: {e}",
-                    settings.brokers,
-                    humantime::format_duration(settings.metadata_timeout)
-                ),
-            )
-        })?;
+        .create_with_context(context)?;
+    // Asked in short slices, so that a refused connection ends the wait at once.
+    let deadline = Instant::now() + settings.metadata_timeout;
+    let metadata = loop {
+        let slice = deadline
+            .saturating_duration_since(Instant::now())
+            .min(SLICE);
+        let result = consumer.fetch_metadata(Some(topic), slice);
+        // Serves the client's event queue, where "all brokers down" arrives.
+        let _ = consumer.poll(Duration::ZERO);
+        match result {
+            Ok(metadata) => break metadata,
+            Err(e) if down.load(Ordering::Relaxed) || Instant::now() >= deadline => {
+                let why = if down.load(Ordering::Relaxed) {
+                    "no broker accepts connections".to_owned()
+                } else {
+                    format!(
+                        "no answer within {}",
+                        humantime::format_duration(settings.metadata_timeout)
+                    )
+                };
+                return Err(err(
+                    Code::Unreachable,
+                    format!(
+                        "cannot reach kafka brokers {}: {why} ({e})",
+                        settings.brokers
+                    ),
+                ));
+            }
+            Err(_) => {}
+        }
+    };
     let Some(found) = metadata.topics().iter().find(|t| t.name() == topic) else {
         return Ok(None);
     };

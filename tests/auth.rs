@@ -1,0 +1,226 @@
+//! Refusals by the broker must not look like success (cases C32 and C34): a bad password or
+//! an ACL denial ends `mqk` with exit code 4 and the broker's reason on stderr.
+//!
+//! These tests need a Mosquitto with a password file and an ACL, so they start their own on a
+//! free loopback port (the shared test broker allows anonymous clients) and stop it by PID.
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+/// A Mosquitto with user `alice` (password `secret`), who may write `open/#` and only read
+/// `deny/#`. Stopped when dropped.
+struct Guarded {
+    child: Child,
+    port: u16,
+    _dir: TempDir,
+}
+
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Drop for Guarded {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn mosquitto() -> String {
+    ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("mosquitto is installed (make test installs it)")
+        .to_owned()
+}
+
+fn guarded_broker() -> Guarded {
+    let dir = std::env::temp_dir().join(common::fresh("auth"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let passwords = dir.join("passwords");
+    let status = Command::new("mosquitto_passwd")
+        .args(["-c", "-b"])
+        .arg(&passwords)
+        .args(["alice", "secret"])
+        .status()
+        .expect("mosquitto_passwd runs");
+    assert!(status.success());
+    std::fs::write(
+        dir.join("acl"),
+        "user alice\ntopic readwrite open/#\ntopic read deny/#\n",
+    )
+    .unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
+    let config = format!(
+        "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\nacl_file {}\n\
+         user {user}\n",
+        passwords.display(),
+        dir.join("acl").display()
+    );
+    std::fs::write(dir.join("mosquitto.conf"), config).unwrap();
+    let child = Command::new(mosquitto())
+        .arg("-c")
+        .arg(dir.join("mosquitto.conf"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("mosquitto starts");
+    let broker = Guarded {
+        child,
+        port,
+        _dir: TempDir(dir),
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "mosquitto did not listen on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    broker
+}
+
+fn run(args: &[&str]) -> Output {
+    common::run(args, b"", LIMIT)
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn a_wrong_password_exits_4_with_the_brokers_reason() {
+    let broker = guarded_broker();
+    let url = format!("mqtt://127.0.0.1:{}/open/x", broker.port);
+    for version in ["5", "3.1.1"] {
+        let output = run(&[
+            "pub",
+            &url,
+            "-m",
+            "x",
+            "-u",
+            "alice",
+            "--password",
+            "wrong",
+            "-V",
+            version,
+        ]);
+        assert_eq!(
+            output.status.code(),
+            Some(4),
+            "MQTT {version}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains("refused the connection: not authorized"),
+            "{}",
+            stderr(&output)
+        );
+        let output = run(&[
+            "sub",
+            &url,
+            "-u",
+            "alice",
+            "--password",
+            "wrong",
+            "-V",
+            version,
+        ]);
+        assert_eq!(
+            output.status.code(),
+            Some(4),
+            "sub, MQTT {version}: {}",
+            stderr(&output)
+        );
+    }
+}
+
+#[test]
+fn the_right_password_publishes() {
+    let broker = guarded_broker();
+    let url = format!("mqtt://127.0.0.1:{}/open/x", broker.port);
+    let output = run(&[
+        "pub",
+        &url,
+        "-m",
+        "x",
+        "-u",
+        "alice",
+        "--password",
+        "secret",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+}
+
+#[test]
+fn an_acl_denied_publish_on_mqtt_5_exits_4_naming_reason_0x87() {
+    let broker = guarded_broker();
+    let url = format!("mqtt://127.0.0.1:{}/deny/x", broker.port);
+    for qos in ["1", "2"] {
+        let output = run(&[
+            "pub",
+            &url,
+            "-m",
+            "x",
+            "-q",
+            qos,
+            "-u",
+            "alice",
+            "--password",
+            "secret",
+        ]);
+        assert_eq!(
+            output.status.code(),
+            Some(4),
+            "QoS {qos}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains("not authorized (0x87)"),
+            "{}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains("1 of 1 messages"),
+            "{}",
+            stderr(&output)
+        );
+    }
+}
+
+/// MQTT 3.1.1 has no way to refuse a publish; Mosquitto acknowledges and drops it. This pins
+/// the documented limit: exit 0, because nothing told `mqk` otherwise.
+#[test]
+fn an_acl_denied_publish_on_mqtt_3_1_1_cannot_be_noticed() {
+    let broker = guarded_broker();
+    let url = format!("mqtt://127.0.0.1:{}/deny/x", broker.port);
+    let output = run(&[
+        "pub",
+        &url,
+        "-m",
+        "x",
+        "-V",
+        "3.1.1",
+        "-u",
+        "alice",
+        "--password",
+        "secret",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+}

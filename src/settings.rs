@@ -368,9 +368,14 @@ fn mqtt_settings(
             )));
         }
     };
+    // rumqttc panics below these (5 s for its MQTT 5 client).
     let keep_alive: Duration = args.keep_alive.into();
-    if keep_alive < Duration::from_secs(1) {
-        return Err(usage("--keep-alive must be at least 1s"));
+    let least = if version == Version::V5 { 5 } else { 1 };
+    if keep_alive < Duration::from_secs(least) {
+        return Err(usage(format!(
+            "--keep-alive must be at least {least}s with MQTT {}",
+            if version == Version::V5 { "5" } else { "3.1.1" }
+        )));
     }
     let connect_timeout: Duration = args.connect_timeout.into();
     if connect_timeout < Duration::from_secs(1) {
@@ -517,6 +522,25 @@ mod tests {
     fn flags_of_the_other_system_are_refused() {
         assert!(usage_message(pub_args(&["mqtt://h/t", "-m", "x", "-k", "k"])).contains("--key"));
         assert!(usage_message(pub_args(&["kafka://h/t", "-m", "x", "-r"])).contains("--retain"));
+    }
+
+    #[test]
+    fn keep_alives_the_client_cannot_take_are_refused() {
+        let message = usage_message(pub_args(&["mqtt://h/t", "-m", "x", "--keep-alive", "2s"]));
+        assert!(message.contains("at least 5s with MQTT 5"), "{message}");
+        assert!(pub_args(&["mqtt://h/t", "-m", "x", "--keep-alive", "2s", "-V", "3.1.1"]).is_ok());
+        assert!(
+            pub_args(&[
+                "mqtt://h/t",
+                "-m",
+                "x",
+                "--keep-alive",
+                "500ms",
+                "-V",
+                "3.1.1"
+            ])
+            .is_err()
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{ChildStdout, Output, Stdio};
@@ -730,4 +730,75 @@ impl Drop for TempFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
     }
+}
+
+// C18, C33: an idle stdin keeps the connection alive; signals end things cleanly.
+
+#[test]
+fn pub_keeps_its_connection_alive_while_stdin_is_idle() {
+    let topic = common::fresh("pub-idle");
+    let sub = subscribe(&[&mqtt(&topic), "-n", "2"]);
+    let keep_alive = ["--keep-alive", "1s", "-V", "3.1.1"];
+    let mut publisher = common::mqk(&[&["pub", &mqtt(&topic), "-l"][..], &keep_alive].concat())
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = publisher.stdin.take().unwrap();
+    stdin.write_all(b"before\n").unwrap();
+    // Idle for three keep-alive intervals: a client that stopped serving its connection
+    // would be disconnected by the broker after one and a half.
+    thread::sleep(Duration::from_secs(3));
+    stdin.write_all(b"after\n").unwrap();
+    drop(stdin);
+    let output = common::wait_output(publisher, LIMIT);
+    assert_exit(&output, 0, "pub with an idle stdin");
+    assert!(
+        !stderr(&output).contains("connection lost"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(received(sub), b"before\nafter\n");
+}
+
+#[test]
+fn pub_interrupted_before_its_input_ends_exits_130_after_acknowledgements() {
+    let topic = common::fresh("pub-int");
+    let mut publisher = common::mqk(&["pub", &mqtt(&topic), "-l"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = publisher.stdin.take().unwrap();
+    stdin.write_all(b"one\n").unwrap();
+    thread::sleep(Duration::from_secs(1));
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &publisher.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = common::wait_output(publisher, LIMIT);
+    drop(stdin);
+    assert_exit(&output, 130, "pub interrupted");
+    assert_says(&output, "published 1 messages");
+    assert_says(
+        &output,
+        "interrupted; 0 of 1 messages sent were not acknowledged",
+    );
+}
+
+#[test]
+fn sub_stopped_by_sigint_has_written_every_message_to_its_file() {
+    let topic = common::fresh("sub-int");
+    let path = std::env::temp_dir().join(common::fresh("sub-int-out"));
+    let file = std::fs::File::create(&path).unwrap();
+    let sub = common::start_with(common::mqk(&["sub", &mqtt(&topic)]).stdout(file));
+    publish(&[&mqtt(&topic), "-l"], b"1\n2\n3\n");
+    thread::sleep(Duration::from_millis(500));
+    sub.signal("INT");
+    let output = sub.finish(LIMIT);
+    let written = std::fs::read(&path).unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert_exit(&output, 0, "sub stopped by SIGINT");
+    assert_eq!(written, b"1\n2\n3\n");
 }

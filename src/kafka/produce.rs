@@ -26,6 +26,8 @@ pub enum Reliability {
 /// An idempotent producer.
 pub struct Producer {
     inner: FutureProducer<Context>,
+    /// `message.max.bytes` as configured, for the error of a record too large.
+    max_bytes: String,
 }
 
 impl Producer {
@@ -51,7 +53,12 @@ impl Producer {
                 ),
             ])
             .create_with_context(Context::default())?;
-        Ok(Producer { inner })
+        let max_bytes = settings
+            .overrides
+            .iter()
+            .rfind(|(key, _)| key == "message.max.bytes")
+            .map_or_else(|| "1000000".to_owned(), |(_, value)| value.clone());
+        Ok(Producer { inner, max_bytes })
     }
 
     /// Queues one record for `topic`; the returned [`Delivery`] resolves with its outcome.
@@ -77,6 +84,16 @@ impl Producer {
         }
         match self.inner.send_result(future) {
             Ok(delivery) => Ok(Delivery(delivery)),
+            Err((e, _))
+                if e.rdkafka_error_code() == Some(RDKafkaErrorCode::MessageSizeTooLarge) =>
+            {
+                let size = record.payload_bytes().len() + record.key.as_ref().map_or(0, Vec::len);
+                Err(anyhow::anyhow!(
+                    "message too large ({size} > {} bytes of message.max.bytes; raise it with \
+                     -X message.max.bytes=N, and the topic's max.message.bytes)",
+                    self.max_bytes
+                ))
+            }
             Err((e, _)) => Err(anyhow::anyhow!("{}", describe(&e))),
         }
     }

@@ -183,7 +183,8 @@ pub struct BridgeArgs {
     /// forever).
     #[arg(long, default_value = "never", value_name = "DURATION")]
     pub session_expiry: String,
-    /// Messages received but not yet acknowledged, at most (MQTT 5 receive maximum).
+    /// Messages waiting for Kafka, at most: beyond that the bridge stops reading from the
+    /// broker. Also the receive maximum announced to an MQTT 5 broker.
     #[arg(long, default_value_t = 100, value_name = "N")]
     pub inflight: u16,
     #[command(flatten)]

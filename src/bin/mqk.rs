@@ -56,10 +56,11 @@ async fn run(command: Command) -> anyhow::Result<()> {
     }
 }
 
-/// Logs go to stderr; `MQK_LOG` takes a tracing filter (for example `debug`).
+/// Logs go to stderr; `MQK_LOG` takes a tracing filter (for example `debug`). rumqttd and
+/// rumqttc are off or quiet by default: they log ordinary disconnects as errors.
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MQK_LOG")
-        .unwrap_or_else(|_| "warn,mqk=info,rumqttd=error,rumqttc=error".into());
+        .unwrap_or_else(|_| "warn,mqk=info,rumqttd=off,rumqttc=error".into());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -125,7 +125,7 @@ pub async fn run(
         }
     };
 
-    connection.disconnect(Duration::from_secs(2)).await;
+    connection.disconnect(Duration::from_secs(30)).await;
     producer.flush(Duration::from_secs(1));
     eprintln!(
         "bridge stopped: {} messages forwarded ({} redelivered by the broker), {} acknowledged",

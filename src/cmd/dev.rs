@@ -8,13 +8,13 @@
 
 use std::future::Future;
 use std::io::Write;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use rdkafka::mocking::MockCluster;
 
-use crate::mqtt::MAX_PACKET;
+use crate::mqtt::{Connection, Event, MAX_PACKET, MqttSettings, Session, Version};
 use crate::settings::DevSettings;
 
 /// Starts both, prints their URLs as shell assignments on `out`, and runs until `shutdown`.
@@ -25,7 +25,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let v5 = SocketAddr::from((Ipv4Addr::LOCALHOST, port(settings.mqtt_port)?));
     let v311 = SocketAddr::from((Ipv4Addr::LOCALHOST, port(settings.mqtt311_port)?));
-    start_mqtt(v5, v311)?;
+    start_mqtt(v5, v311).await?;
 
     let cluster = MockCluster::new(1).context("cannot start the Kafka mock cluster")?;
     for (topic, partitions) in &settings.topics {
@@ -69,8 +69,8 @@ fn port(given: Option<u16>) -> anyhow::Result<u16> {
     }
 }
 
-/// Starts rumqttd on its own threads and waits until both listeners accept connections.
-fn start_mqtt(v5: SocketAddr, v311: SocketAddr) -> anyhow::Result<()> {
+/// Starts rumqttd on its own threads and waits until both listeners take an MQTT client.
+async fn start_mqtt(v5: SocketAddr, v311: SocketAddr) -> anyhow::Result<()> {
     let config = serde_json::from_value::<rumqttd::Config>(broker_config(v5, v311))
         .context("invalid embedded broker configuration")?;
     let mut broker = rumqttd::Broker::new(config);
@@ -81,16 +81,44 @@ fn start_mqtt(v5: SocketAddr, v311: SocketAddr) -> anyhow::Result<()> {
                 tracing::error!(error = %e, "the embedded MQTT broker stopped");
             }
         })?;
+    // A real client, connecting and disconnecting cleanly: a bare TCP probe would make
+    // rumqttd log an error for a connection closed before CONNECT.
     let deadline = Instant::now() + Duration::from_secs(10);
-    for address in [v5, v311] {
-        while TcpStream::connect(address).is_err() {
+    for (address, version) in [(v5, Version::V5), (v311, Version::V311)] {
+        while !accepts_clients(address, version).await {
             if Instant::now() > deadline {
                 anyhow::bail!("the embedded MQTT broker did not start listening on {address}");
             }
-            std::thread::sleep(Duration::from_millis(20));
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
     Ok(())
+}
+
+async fn accepts_clients(address: SocketAddr, version: Version) -> bool {
+    let settings = MqttSettings {
+        host: address.ip().to_string(),
+        port: address.port(),
+        tls: None,
+        version,
+        client_id: "mqk-dev-probe".into(),
+        session: Session::Clean,
+        keep_alive: Duration::from_secs(30),
+        connect_timeout: Duration::from_secs(1),
+        credentials: None,
+        inflight: 1,
+        manual_acks: false,
+    };
+    let Ok(mut connection) = Connection::new(&settings) else {
+        return false;
+    };
+    match connection.poll().await {
+        Ok(Event::Connected { .. }) => {
+            connection.disconnect(Duration::from_secs(1)).await;
+            true
+        }
+        _ => false,
+    }
 }
 
 /// rumqttd's configuration: one MQTT 5 and one MQTT 3.1.1 listener on loopback, packets up

@@ -190,6 +190,10 @@ impl Connection {
 
     /// Sends every pending acknowledgement, then DISCONNECT, waiting at most `limit` in all.
     /// Messages arriving meanwhile are left unacknowledged, for the broker to redeliver.
+    ///
+    /// rumqttc serves one request per poll while it reads incoming packets ten at a time, so
+    /// under a stream of incoming messages the acknowledgements and the DISCONNECT can take
+    /// many polls to go out; each is retried until its request channel takes it.
     pub async fn disconnect(&mut self, limit: Duration) {
         let _ = tokio::time::timeout(limit, async {
             while !self.acks.is_empty() {
@@ -197,12 +201,10 @@ impl Connection {
                     return;
                 }
             }
-            let queued = match &self.inner {
-                Inner::V4(client, _) => client.try_disconnect().is_ok(),
-                Inner::V5(client, _) => client.try_disconnect().is_ok(),
-            };
-            if !queued {
-                return;
+            while !self.try_disconnect() {
+                if self.poll().await.is_err() {
+                    return;
+                }
             }
             loop {
                 match self.poll().await {
@@ -212,6 +214,14 @@ impl Connection {
             }
         })
         .await;
+    }
+
+    /// Queues DISCONNECT; false while the request channel is full.
+    fn try_disconnect(&self) -> bool {
+        match &self.inner {
+            Inner::V4(client, _) => client.try_disconnect().is_ok(),
+            Inner::V5(client, _) => client.try_disconnect().is_ok(),
+        }
     }
 }
 

@@ -1,0 +1,732 @@
+//! `mqk bridge` between the test Mosquitto and tansu: every message of the filter reaches
+//! Kafka with its bytes unchanged and its MQTT topic as key, in order per topic, through
+//! kills, stops and restarts; a missing Kafka topic and bad usage are refused up front.
+//!
+//! Kafka is read back with `mqk sub --format json`, so these tests also pin the envelope's
+//! `payload`, `key` and `partition` fields as the bridge fills them.
+
+mod common;
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::Write;
+use std::process::{Child, Output, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use mqk::audit::{Audit, Counts};
+
+// ---------------------------------------------------------------------------------------------
+// Scenario 1: the sensor network's stream.
+
+#[test]
+fn sensor_readings_reach_kafka_once_each_byte_identical_keyed_by_topic_in_order_per_sensor() {
+    let mqtt_topic = common::fresh("bridge-sensors");
+    let kafka_topic = common::kafka_topic("bridge-sensors", 3);
+    let fixture = std::fs::read(common::fixture("sensors.ndjson")).expect("the fixture exists");
+    let lines: Vec<&[u8]> = fixture
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(lines.len(), 600, "the fixture holds 600 readings");
+    let bridge = Running::start(&bridge_args(&mqtt_topic, &kafka_topic));
+
+    let published = common::run(
+        &["pub", &mqtt_url(&mqtt_topic), "-l", "-q", "1"],
+        &fixture,
+        Duration::from_secs(60),
+    );
+    assert_success("pub", &published);
+    await_kafka(&kafka_topic, Duration::from_secs(60), |records| {
+        records.len() >= 600
+    });
+    stop_bridge(bridge);
+    let records = kafka_records(&kafka_topic);
+
+    assert_eq!(records.len(), 600, "records in Kafka after a clean run");
+    assert_keys(&records, &[&mqtt_topic]);
+    assert_one_partition_per_key(&records);
+    let mut audit = Audit::default();
+    for line in &lines {
+        audit.expect(&sensor_id(line), line);
+    }
+    for record in &records {
+        audit.receive(&sensor_id(&record.payload), &record.payload);
+    }
+    assert_eq!(audit.streams().count(), 15, "sensors in the fixture");
+    assert_eq!(
+        audit.total(),
+        exactly(600),
+        "per sensor: {}",
+        per_stream(&audit)
+    );
+    let payloads: Vec<&[u8]> = records.iter().map(|r| r.payload.as_slice()).collect();
+    assert!(
+        payloads == lines,
+        "the records are not the fixture's lines in publishing order"
+    );
+    assert_mosquitto_dropped_nothing();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenario 3: crashes lose nothing and keep each topic's order.
+
+#[test]
+fn bridge_killed_twice_mid_stream_loses_nothing_and_keeps_each_topic_in_order() {
+    const COUNT: usize = 20_000;
+    let base = common::fresh("bridge-kill");
+    let topics = [format!("{base}/a"), format!("{base}/b")];
+    let kafka_topic = common::kafka_topic("bridge-kill", 3);
+    let args = bridge_args(&format!("{base}/#"), &kafka_topic);
+    let sequence = sequence(COUNT);
+    let mut bridge = Running::start(&args);
+    let publishers = topics
+        .each_ref()
+        .map(|t| PacedPub::start(t, &sequence, 2_000));
+    let still_streaming = |when: &str| {
+        let feeding = publishers.iter().all(PacedPub::is_running);
+        assert!(feeding, "the stream ended before the {when} kill");
+    };
+
+    // The first crash lands in the steady stream, and the bridge stays down for a second,
+    // so the broker queues a backlog for its session; the second crash lands just after the
+    // restarted bridge says ready, while it works through that backlog and the live stream.
+    thread::sleep(Duration::from_secs(1));
+    still_streaming("first");
+    bridge.kill();
+    thread::sleep(Duration::from_secs(1));
+    bridge = Running::start(&args);
+    thread::sleep(Duration::from_millis(150));
+    still_streaming("second");
+    bridge.kill();
+    bridge = Running::start(&args);
+    for publisher in publishers {
+        assert_success("pub", &publisher.finish(Duration::from_secs(60)));
+    }
+    await_kafka(&kafka_topic, Duration::from_secs(90), |records| {
+        topics
+            .iter()
+            .all(|t| distinct_payloads(records, t) == COUNT)
+    });
+    let report = stop_bridge(bridge);
+    assert!(
+        report.redelivered > 0,
+        "the broker redelivered nothing after the second kill: {report:?}"
+    );
+    let records = kafka_records(&kafka_topic);
+
+    let keys: Vec<&str> = topics.iter().map(String::as_str).collect();
+    assert_keys(&records, &keys);
+    assert_one_partition_per_key(&records);
+    let mut audit = Audit::default();
+    for topic in &topics {
+        for message in &sequence {
+            audit.expect(topic, message.as_bytes());
+        }
+    }
+    for record in &records {
+        audit.receive(&record.key, &record.payload);
+    }
+    for (topic, counts) in audit.streams() {
+        assert_eq!(
+            (counts.delivered, counts.lost()),
+            (COUNT, 0),
+            "{topic}: {counts}"
+        );
+        assert_eq!(
+            (counts.reordered, counts.unexpected),
+            (0, 0),
+            "{topic}: {counts}"
+        );
+    }
+    for topic in &topics {
+        let numbers = sequence_numbers(&records, topic);
+        assert_eq!(
+            numbers.first(),
+            Some(&0),
+            "{topic} starts at the first message"
+        );
+        assert_eq!(
+            skip_ahead(&numbers),
+            None,
+            "{topic} skips ahead (gap or reorder)"
+        );
+    }
+    assert_mosquitto_dropped_nothing();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenario 5, bridge part: binary payloads.
+
+#[test]
+fn binary_payload_of_50_kb_with_nul_and_newlines_arrives_byte_identical() {
+    let mqtt_topic = common::fresh("bridge-binary");
+    let kafka_topic = common::kafka_topic("bridge-binary", 1);
+    let payload = binary_payload(50 * 1024);
+    let file = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{mqtt_topic}.bin"));
+    std::fs::write(&file, &payload).unwrap();
+    let bridge = Running::start(&bridge_args(&mqtt_topic, &kafka_topic));
+
+    let published = common::run(
+        &[
+            "pub",
+            &mqtt_url(&mqtt_topic),
+            "-f",
+            file.to_str().unwrap(),
+            "-q",
+            "1",
+        ],
+        b"",
+        Duration::from_secs(30),
+    );
+    assert_success("pub", &published);
+    let received = common::run(
+        &[
+            "sub",
+            &kafka_url(&kafka_topic),
+            "--format",
+            "raw",
+            "-n",
+            "1",
+            "--from",
+            "beginning",
+            "--timeout",
+            "30s",
+        ],
+        b"",
+        Duration::from_secs(45),
+    );
+    stop_bridge(bridge);
+    std::fs::remove_file(&file).unwrap();
+
+    assert_success("sub", &received);
+    assert!(
+        received.stdout == payload,
+        "Kafka holds {} bytes, first difference at byte {:?}; {} bytes were published",
+        received.stdout.len(),
+        received
+            .stdout
+            .iter()
+            .zip(&payload)
+            .position(|(a, b)| a != b),
+        payload.len()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// SIGTERM: drain, report, and leave the rest with the broker.
+
+#[test]
+fn sigterm_drains_reports_counts_and_leaves_the_rest_to_the_next_run() {
+    const COUNT: usize = 20_000;
+    let mqtt_topic = common::fresh("bridge-sigterm");
+    let kafka_topic = common::kafka_topic("bridge-sigterm", 1);
+    let args = bridge_args(&mqtt_topic, &kafka_topic);
+    let sequence = sequence(COUNT);
+    let bridge = Running::start(&args);
+    // About as fast as the bridge forwards, so that it is busy, with a backlog at the broker
+    // and messages in flight, when the signal comes.
+    let publisher = PacedPub::start(&mqtt_topic, &sequence, 10_000);
+
+    thread::sleep(Duration::from_secs(1));
+    assert!(
+        publisher.is_running(),
+        "the stream ended before the SIGTERM"
+    );
+    let report = stop_bridge(bridge);
+    let before_restart = payloads(&kafka_records(&kafka_topic));
+    assert_success("pub", &publisher.finish(Duration::from_secs(60)));
+
+    assert!(
+        report.forwarded > 0,
+        "nothing flowed before the SIGTERM: {report:?}"
+    );
+    assert_eq!(
+        report.acknowledged, report.forwarded,
+        "forwarded but not acknowledged: {report:?}"
+    );
+    assert!(
+        sequence.get(..report.forwarded) == Some(before_restart.as_slice()),
+        "after the stop Kafka holds {} records, not the first {} published, in order",
+        before_restart.len(),
+        report.forwarded
+    );
+
+    let bridge = Running::start(&args);
+    await_kafka(&kafka_topic, Duration::from_secs(60), |records| {
+        distinct_payloads(records, &mqtt_topic) == COUNT
+    });
+    stop_bridge(bridge);
+    let mut audit = Audit::default();
+    for message in &sequence {
+        audit.expect(&mqtt_topic, message.as_bytes());
+    }
+    for record in kafka_records(&kafka_topic) {
+        audit.receive(&record.key, &record.payload);
+    }
+    let counts = audit.total();
+    assert_eq!(
+        (counts.lost(), counts.reordered, counts.unexpected),
+        (0, 0, 0),
+        "{counts}"
+    );
+    assert_mosquitto_dropped_nothing();
+    // Duplicates are allowed at QoS 1 and are not asserted on: against Mosquitto 2.0.11,
+    // which keeps sending past its in-flight limit, a restart after a clean stop was seen to
+    // get up to about one window of already acknowledged messages again (see the README).
+}
+
+// ---------------------------------------------------------------------------------------------
+// Refusals before anything is forwarded.
+
+#[test]
+fn bridge_refuses_a_missing_kafka_topic_unless_asked_to_create_it() {
+    let mqtt_topic = common::fresh("bridge-missing");
+    let missing = common::fresh("bridge-missing");
+    let args = bridge_args(&mqtt_topic, &missing);
+
+    let started = Instant::now();
+    let refused = run_args(&args, Duration::from_secs(30));
+    let took = started.elapsed();
+    assert_eq!(
+        refused.status.code(),
+        Some(5),
+        "stderr: {}",
+        stderr(&refused)
+    );
+    assert!(
+        stderr(&refused).contains(&missing),
+        "the topic is not named: {}",
+        stderr(&refused)
+    );
+    assert!(
+        took < Duration::from_secs(15),
+        "refused only after {took:?}"
+    );
+    let said_ready = stderr(&refused).lines().any(|l| l.starts_with("ready"));
+    assert!(!said_ready, "it said ready: {}", stderr(&refused));
+
+    let mut create = args.clone();
+    create.push("--create-topic".into());
+    let bridge = Running::start(&create);
+    let published = common::run(
+        &["pub", &mqtt_url(&mqtt_topic), "-m", "into a created topic"],
+        b"",
+        Duration::from_secs(30),
+    );
+    assert_success("pub", &published);
+    await_kafka(&missing, Duration::from_secs(30), |records| {
+        !records.is_empty()
+    });
+    stop_bridge(bridge);
+    assert_eq!(payloads(&kafka_records(&missing)), ["into a created topic"]);
+}
+
+#[test]
+fn bridge_rejects_qos_2_and_a_kafka_source_as_usage_errors() {
+    // The Kafka topic does not exist: a bridge that connected before judging its arguments
+    // would exit 5, not 2.
+    let mqtt = mqtt_url(&common::fresh("bridge-usage"));
+    let kafka = kafka_url(&common::fresh("bridge-usage"));
+
+    let qos2 = run_args(
+        &[
+            "bridge".into(),
+            "-q".into(),
+            "2".into(),
+            mqtt.clone(),
+            kafka.clone(),
+        ],
+        Duration::from_secs(10),
+    );
+    assert_eq!(qos2.status.code(), Some(2), "stderr: {}", stderr(&qos2));
+    assert!(
+        stderr(&qos2)
+            .to_lowercase()
+            .contains("qos 2 is not supported"),
+        "stderr: {}",
+        stderr(&qos2)
+    );
+
+    let reversed = run_args(
+        &["bridge".into(), kafka.clone(), mqtt],
+        Duration::from_secs(10),
+    );
+    assert_eq!(
+        reversed.status.code(),
+        Some(2),
+        "stderr: {}",
+        stderr(&reversed)
+    );
+    assert!(
+        stderr(&reversed).contains(&kafka),
+        "the URL is not named: {}",
+        stderr(&reversed)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running the bridge.
+
+fn mqtt_url(topic: &str) -> String {
+    format!("{}/{topic}", common::mqtt())
+}
+
+fn kafka_url(topic: &str) -> String {
+    format!("{}/{topic}", common::kafka())
+}
+
+fn bridge_args(filter: &str, kafka_topic: &str) -> Vec<String> {
+    vec!["bridge".into(), mqtt_url(filter), kafka_url(kafka_topic)]
+}
+
+fn run_args(args: &[String], limit: Duration) -> Output {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    common::run(&args, b"", limit)
+}
+
+/// A started `mqk` that is killed when the test ends, however it ends.
+struct Running(Option<common::Ready>);
+
+impl Running {
+    /// Starts `mqk` and waits for its `ready` line.
+    fn start(args: &[String]) -> Self {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Running(Some(common::start(&args)))
+    }
+
+    /// SIGKILL: a crash, with no chance to acknowledge or flush anything.
+    fn kill(&mut self) {
+        if let Some(mut ready) = self.0.take() {
+            ready.child.kill().unwrap();
+            ready.child.wait().unwrap();
+        }
+    }
+
+    fn terminate(mut self, limit: Duration) -> Output {
+        let ready = self.0.take().unwrap();
+        ready.signal("TERM");
+        ready.finish(limit)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// What the bridge said it did when it stopped.
+#[derive(Debug)]
+struct Report {
+    forwarded: usize,
+    /// Of those, how many the broker marked as redelivered (DUP).
+    redelivered: usize,
+    acknowledged: usize,
+}
+
+/// Stops the bridge with SIGTERM: it exits 0 and reports its counts.
+fn stop_bridge(bridge: Running) -> Report {
+    let output = bridge.terminate(Duration::from_secs(30));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "bridge after SIGTERM; stderr:\n{}",
+        stderr(&output)
+    );
+    let text = stderr(&output);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("bridge stopped:"))
+        .unwrap_or_else(|| panic!("no 'bridge stopped:' line; stderr:\n{text}"));
+    let numbers: Vec<usize> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    match numbers[..] {
+        [forwarded, redelivered, acknowledged] => Report {
+            forwarded,
+            redelivered,
+            acknowledged,
+        },
+        _ => panic!("the stop line does not hold three counts: {line}"),
+    }
+}
+
+/// `mqk pub -l -q 1` fed lines at a steady rate from a thread, so that a stream is still
+/// flowing while the test acts on the bridge. Killed when the test ends.
+struct PacedPub {
+    child: Option<Child>,
+    feeder: Option<thread::JoinHandle<()>>,
+}
+
+impl PacedPub {
+    fn start(topic: &str, lines: &[String], per_second: usize) -> Self {
+        let mut child = common::mqk(&["pub", &mqtt_url(topic), "-l", "-q", "1"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("mqk starts");
+        let mut stdin = child.stdin.take().unwrap();
+        // Small steps, so that the flow has no pauses in which nothing is in flight.
+        let chunks: Vec<String> = lines
+            .chunks((per_second / 100).max(1))
+            .map(|chunk| chunk.join("\n") + "\n")
+            .collect();
+        let feeder = thread::spawn(move || {
+            for chunk in chunks {
+                if stdin.write_all(chunk.as_bytes()).is_err() {
+                    return;
+                }
+                thread::sleep(Duration::from_millis(10));
+            }
+        });
+        PacedPub {
+            child: Some(child),
+            feeder: Some(feeder),
+        }
+    }
+
+    /// Whether lines are still being fed to `pub`.
+    fn is_running(&self) -> bool {
+        !self.feeder.as_ref().unwrap().is_finished()
+    }
+
+    /// Waits for the feeder to end its input and for `pub` to exit.
+    fn finish(mut self, limit: Duration) -> Output {
+        self.feeder.take().unwrap().join().unwrap();
+        common::wait_output(self.child.take().unwrap(), limit)
+    }
+}
+
+impl Drop for PacedPub {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Mosquitto kept every message: its dropped counter is 0 once the last second's count is
+/// published (the test configuration publishes `$SYS` every second).
+fn assert_mosquitto_dropped_nothing() {
+    thread::sleep(Duration::from_secs(2));
+    assert_eq!(common::mosquitto_dropped(), 0, "messages Mosquitto dropped");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading Kafka back.
+
+/// One Kafka record as `mqk sub --format json` printed it.
+#[derive(Debug)]
+struct Record {
+    payload: Vec<u8>,
+    key: String,
+    partition: i64,
+}
+
+/// Every record of `topic`, partition by partition in offset order.
+fn kafka_records(topic: &str) -> Vec<Record> {
+    let output = common::run(
+        &[
+            "sub",
+            &kafka_url(topic),
+            "--from",
+            "beginning",
+            "--exit",
+            "--format",
+            "json",
+        ],
+        b"",
+        Duration::from_secs(60),
+    );
+    assert_success("sub --exit", &output);
+    common::text_lines(&output.stdout)
+        .iter()
+        .map(|line| parse_record(line))
+        .collect()
+}
+
+fn parse_record(line: &str) -> Record {
+    let envelope: serde_json::Value =
+        serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+    let key = field_bytes(&envelope, "key").unwrap_or_else(|| panic!("no key: {line}"));
+    Record {
+        payload: field_bytes(&envelope, "payload").unwrap_or_else(|| panic!("no payload: {line}")),
+        key: String::from_utf8(key).unwrap_or_else(|_| panic!("the key is not a topic: {line}")),
+        partition: envelope["partition"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("no partition: {line}")),
+    }
+}
+
+/// A text-or-base64 field of an envelope, decoded.
+fn field_bytes(envelope: &serde_json::Value, name: &str) -> Option<Vec<u8>> {
+    let text = envelope.get(name)?.as_str()?;
+    match envelope
+        .get(format!("{name}_encoding"))
+        .and_then(|e| e.as_str())
+    {
+        None => Some(text.as_bytes().to_vec()),
+        Some("base64") => Some(BASE64.decode(text).expect("valid base64")),
+        Some(other) => panic!("unknown {name}_encoding {other}"),
+    }
+}
+
+/// Reads `topic` until `done` holds, at most `limit`; a bridge forwards after `pub` exits.
+fn await_kafka(topic: &str, limit: Duration, done: impl Fn(&[Record]) -> bool) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let records = kafka_records(topic);
+        if done(&records) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Kafka has {} records after {limit:?}",
+            records.len()
+        );
+        thread::sleep(Duration::from_millis(500));
+    }
+}
+
+fn payloads(records: &[Record]) -> Vec<String> {
+    records
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.payload).into_owned())
+        .collect()
+}
+
+fn distinct_payloads(records: &[Record], key: &str) -> usize {
+    records
+        .iter()
+        .filter(|r| r.key == key)
+        .map(|r| &r.payload)
+        .collect::<HashSet<_>>()
+        .len()
+}
+
+fn assert_keys(records: &[Record], expected: &[&str]) {
+    let strangers: HashSet<&str> = records
+        .iter()
+        .map(|r| r.key.as_str())
+        .filter(|k| !expected.contains(k))
+        .collect();
+    assert!(
+        strangers.is_empty(),
+        "keys other than the MQTT topics {expected:?}: {strangers:?}"
+    );
+}
+
+/// Every message of one MQTT topic lands in one partition, which is what keeps its order.
+fn assert_one_partition_per_key(records: &[Record]) {
+    let mut partitions: BTreeMap<&str, HashSet<i64>> = BTreeMap::new();
+    for record in records {
+        partitions
+            .entry(&record.key)
+            .or_default()
+            .insert(record.partition);
+    }
+    for (key, partitions) in partitions {
+        assert_eq!(
+            partitions.len(),
+            1,
+            "key {key} is spread over partitions {partitions:?}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What is sent, and how it is judged.
+
+/// Payloads that sort as they were sent: zero-padded sequence numbers.
+fn sequence(count: usize) -> Vec<String> {
+    (0..count).map(|n| format!("{n:06}")).collect()
+}
+
+fn sequence_numbers(records: &[Record], key: &str) -> Vec<u64> {
+    records
+        .iter()
+        .filter(|r| r.key == key)
+        .map(|r| {
+            String::from_utf8_lossy(&r.payload)
+                .parse()
+                .expect("a sequence number")
+        })
+        .collect()
+}
+
+/// The first place where a sequence jumps past the next number, as (index, before, after).
+///
+/// At least once allows going back and replaying what was already seen (a redelivery after a
+/// crash), one number at a time; it never allows skipping ahead, which is a gap or a reorder.
+fn skip_ahead(numbers: &[u64]) -> Option<(usize, u64, u64)> {
+    numbers
+        .windows(2)
+        .position(|pair| pair[1] > pair[0] + 1)
+        .map(|i| (i + 1, numbers[i], numbers[i + 1]))
+}
+
+#[test]
+fn skip_ahead_allows_replayed_runs_and_catches_gaps_and_reorders() {
+    assert_eq!(skip_ahead(&[0, 1, 2, 3, 1, 2, 3, 4, 0, 1]), None);
+    assert_eq!(skip_ahead(&[0, 1, 3, 4]), Some((2, 1, 3)));
+    assert_eq!(skip_ahead(&[0, 2, 1, 3]), Some((1, 0, 2)));
+}
+
+fn sensor_id(reading: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(reading)
+        .ok()
+        .and_then(|v| v["sensor_id"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| "(not a reading)".into())
+}
+
+/// Counts of a stream received exactly once, in order.
+fn exactly(count: usize) -> Counts {
+    Counts {
+        expected: count,
+        delivered: count,
+        ..Counts::default()
+    }
+}
+
+fn per_stream(audit: &Audit) -> String {
+    audit
+        .streams()
+        .map(|(name, counts)| format!("\n  {name}: {counts}"))
+        .collect()
+}
+
+/// Bytes that are not UTF-8 and hold NUL, LF and CR LF: nothing may treat them as text.
+fn binary_payload(len: usize) -> Vec<u8> {
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut bytes: Vec<u8> = (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect();
+    for at in [0, 1_000, len / 2, len - 7] {
+        bytes[at..at + 7].copy_from_slice(b"\0\n\r\n\0\xff\xfe");
+    }
+    assert!(std::str::from_utf8(&bytes).is_err());
+    bytes
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn assert_success(what: &str, output: &Output) {
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{what} failed; stderr:\n{}",
+        stderr(output)
+    );
+}

@@ -1,0 +1,266 @@
+//! `mqk dev`: the MQTT broker and Kafka mock cluster it runs in its own process serve other
+//! processes at the URLs it prints, carry the whole pipeline, refuse a Kafka topic nobody
+//! created as tansu does, and stop cleanly on SIGTERM.
+//!
+//! These tests need no installed broker: each starts its own `mqk dev`.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{ChildStdout, Output};
+use std::time::{Duration, Instant};
+
+use mqk::audit::{Audit, Counts};
+
+#[test]
+fn dev_prints_three_urls_that_work_for_mqtt_5_mqtt_311_and_kafka() {
+    let topic = common::fresh("dev-urls");
+    let dev = Dev::start(&[&format!("{topic}:3")]);
+
+    assert_eq!(dev.names, ["MQK_MQTT", "MQK_MQTT311", "MQK_KAFKA"]);
+    let mqtt5 = format!("{}/{topic}", dev.url("MQK_MQTT"));
+    assert_eq!(round_trip(&mqtt5, &[], "over MQTT 5"), "over MQTT 5\n");
+    let mqtt311 = format!("{}/{topic}", dev.url("MQK_MQTT311"));
+    assert_eq!(
+        round_trip(&mqtt311, &["-V", "3.1.1"], "over 3.1.1"),
+        "over 3.1.1\n"
+    );
+    let kafka = format!("{}/{topic}", dev.url("MQK_KAFKA"));
+    let published = common::run(&["pub", &kafka, "-m", "a record"], b"", LIMIT);
+    assert_success("pub to Kafka", &published);
+    let read = common::run(
+        &["sub", &kafka, "--from", "beginning", "--exit"],
+        b"",
+        LIMIT,
+    );
+    assert_success("sub from Kafka", &read);
+    assert_eq!(String::from_utf8_lossy(&read.stdout), "a record\n");
+
+    let rest_of_stdout = dev.stop();
+    assert_eq!(rest_of_stdout, "", "stdout after the three export lines");
+}
+
+#[test]
+fn dev_carries_the_sensor_stream_through_the_bridge_in_order() {
+    let topic = common::fresh("dev-pipeline");
+    let dev = Dev::start(&[&topic]);
+    let mqtt = format!("{}/sensors", dev.url("MQK_MQTT"));
+    let kafka = format!("{}/{topic}", dev.url("MQK_KAFKA"));
+    let fixture = std::fs::read(common::fixture("sensors.ndjson")).expect("the fixture exists");
+    let lines = common::text_lines(&fixture);
+    assert_eq!(lines.len(), 600, "the fixture holds 600 readings");
+    let bridge = Guard::start(&["bridge", &mqtt, &kafka]);
+
+    let published = common::run(&["pub", &mqtt, "-l", "-q", "1"], &fixture, LIMIT);
+    assert_success("pub", &published);
+    let arrived = common::run(
+        &[
+            "sub",
+            &kafka,
+            "--from",
+            "beginning",
+            "-n",
+            "600",
+            "--timeout",
+            "30s",
+        ],
+        b"",
+        Duration::from_secs(45),
+    );
+    assert_success("sub -n 600", &arrived);
+    let stopped = bridge.terminate();
+    assert_success("bridge after SIGTERM", &stopped);
+    let read = common::run(
+        &["sub", &kafka, "--from", "beginning", "--exit"],
+        b"",
+        LIMIT,
+    );
+    assert_success("sub --exit", &read);
+    let received = common::text_lines(&read.stdout);
+
+    let mut audit = Audit::default();
+    for line in &lines {
+        audit.expect(&sensor_id(line), line.as_bytes());
+    }
+    for line in &received {
+        audit.receive(&sensor_id(line), line.as_bytes());
+    }
+    let exactly_once = Counts {
+        expected: 600,
+        delivered: 600,
+        ..Counts::default()
+    };
+    assert_eq!(audit.total(), exactly_once, "all sensors together");
+    assert!(
+        received == lines,
+        "the records are not the readings in publishing order"
+    );
+}
+
+#[test]
+fn dev_refuses_a_kafka_topic_it_did_not_create_and_does_not_create_it_on_the_way() {
+    let dev = Dev::start(&[&common::fresh("dev-known")]);
+    let missing = format!("{}/{}", dev.url("MQK_KAFKA"), common::fresh("dev-missing"));
+
+    for attempt in ["first", "second"] {
+        let started = Instant::now();
+        let refused = common::run(&["pub", &missing, "-m", attempt], b"", LIMIT);
+        assert_eq!(
+            refused.status.code(),
+            Some(5),
+            "{attempt} pub; stderr: {}",
+            stderr(&refused)
+        );
+        assert!(
+            stderr(&refused).contains("does not exist"),
+            "stderr: {}",
+            stderr(&refused)
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "{attempt} pub was not fast"
+        );
+    }
+}
+
+#[test]
+fn dev_exits_0_on_sigterm() {
+    let dev = Dev::start(&[]);
+
+    let stopped = dev.process.terminate();
+
+    assert_eq!(
+        stopped.status.code(),
+        Some(0),
+        "stderr:\n{}",
+        stderr(&stopped)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// How long any single command of these tests may take.
+const LIMIT: Duration = Duration::from_secs(30);
+
+/// A started `mqk` that is killed when the test ends, however it ends.
+struct Guard(Option<common::Ready>);
+
+impl Guard {
+    fn start(args: &[&str]) -> Self {
+        Guard(Some(common::start(args)))
+    }
+
+    /// Waits for the exit.
+    fn finish(mut self) -> Output {
+        self.0.take().unwrap().finish(LIMIT)
+    }
+
+    /// SIGTERM, then waits for the exit.
+    fn terminate(mut self) -> Output {
+        let ready = self.0.take().unwrap();
+        ready.signal("TERM");
+        ready.finish(LIMIT)
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(mut ready) = self.0.take() {
+            let _ = ready.child.kill();
+            let _ = ready.child.wait();
+        }
+    }
+}
+
+/// A running `mqk dev` and the variables it exported.
+struct Dev {
+    process: Guard,
+    stdout: BufReader<ChildStdout>,
+    names: Vec<String>,
+    values: Vec<String>,
+}
+
+impl Dev {
+    /// Starts `mqk dev --topic T…` and reads its three `export NAME=VALUE` lines.
+    fn start(topics: &[&str]) -> Self {
+        let mut args = vec!["dev"];
+        for topic in topics {
+            args.extend(["--topic", topic]);
+        }
+        let mut process = Guard::start(&args);
+        let child = &mut process.0.as_mut().unwrap().child;
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let (mut names, mut values) = (Vec::new(), Vec::new());
+        for _ in 0..3 {
+            let mut line = String::new();
+            stdout.read_line(&mut line).unwrap();
+            let assignment = line.trim_end().strip_prefix("export ");
+            let (name, value) = assignment
+                .and_then(|a| a.split_once('='))
+                .unwrap_or_else(|| panic!("not an `export NAME=VALUE` line: {line:?}"));
+            names.push(name.to_owned());
+            values.push(value.to_owned());
+        }
+        Dev {
+            process,
+            stdout,
+            names,
+            values,
+        }
+    }
+
+    fn url(&self, name: &str) -> &str {
+        let at = self.names.iter().position(|n| n == name);
+        let value = &self.values[at.unwrap_or_else(|| panic!("{name} was not exported"))];
+        assert!(
+            value.contains("://127.0.0.1:"),
+            "{name}={value} is not on loopback"
+        );
+        value
+    }
+
+    /// SIGTERM; returns what `dev` printed on stdout after the export lines.
+    fn stop(mut self) -> String {
+        let stopped = self.process.terminate();
+        assert_success("dev after SIGTERM", &stopped);
+        let mut rest = String::new();
+        self.stdout.read_to_string(&mut rest).unwrap();
+        rest
+    }
+}
+
+/// Publishes `message` to `url` while a subscriber listens; returns what the subscriber printed.
+fn round_trip(url: &str, options: &[&str], message: &str) -> String {
+    let mut sub = vec!["sub", url, "-n", "1", "--timeout", "20s"];
+    sub.extend(options);
+    let listener = Guard::start(&sub);
+    let mut publish = vec!["pub", url, "-m", message];
+    publish.extend(options);
+
+    let published = common::run(&publish, b"", LIMIT);
+    let received = listener.finish();
+
+    assert_success(&format!("pub {options:?}"), &published);
+    assert_success(&format!("sub {options:?}"), &received);
+    String::from_utf8_lossy(&received.stdout).into_owned()
+}
+
+fn sensor_id(reading: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(reading)
+        .ok()
+        .and_then(|v| v["sensor_id"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| "(not a reading)".into())
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn assert_success(what: &str, output: &Output) {
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{what} failed; stderr:\n{}",
+        stderr(output)
+    );
+}

@@ -13,9 +13,9 @@ use crate::output::Format;
 /// Publish, subscribe and bridge message streams between MQTT and Kafka.
 ///
 /// Brokers are URLs: mqtt://host:port/TOPIC (mqtts:// for TLS) and
-/// kafka://host:port,host:port/TOPIC; ports are optional. Exit codes: 0 success, 1 failure, 2 usage,
-/// 3 broker unreachable, 4 refused by the broker, 5 Kafka topic missing, 6 messages not
-/// acknowledged, 7 sub timeout, 8 bad input, 130 interrupted.
+/// kafka://host:port,host:port/TOPIC; ports are optional. Exit codes: 0 success, 1 failure,
+/// 2 usage, 3 broker unreachable, 4 refused by the broker, 5 Kafka topic missing, 6 messages
+/// not acknowledged, 7 sub timeout, 8 bad input, 130 interrupted.
 #[derive(Debug, Parser)]
 #[command(name = "mqk", version, long_version = crate::long_version(), max_term_width = 100)]
 pub struct Cli {

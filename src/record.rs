@@ -16,17 +16,17 @@ use serde::{Deserialize, Serialize};
 /// | field | system | meaning |
 /// |---|---|---|
 /// | `topic` | both | MQTT topic or Kafka topic |
-/// | `payload` | both | the message bytes: the text itself when they are valid UTF-8, otherwise base64 |
+/// | `payload` | both | the bytes: the text itself when valid UTF-8, otherwise base64 |
 /// | `payload_encoding` | both | `"base64"` when `payload` is base64; absent for text |
 /// | `qos` | MQTT | 0, 1 or 2 |
 /// | `retain` | MQTT | the retain flag |
 /// | `properties` | MQTT 5 | PUBLISH properties, see [`Properties`] |
 /// | `key` | Kafka | record key, on the same text-or-base64 rule; absent for a null key |
 /// | `key_encoding` | Kafka | `"base64"` when `key` is base64 |
-/// | `headers` | Kafka | list of `{"name", "value", "value_encoding"}`, in order; repeated names and `null` values kept |
+/// | `headers` | Kafka | `{"name", "value", "value_encoding"}` list; repeats, nulls kept |
 /// | `partition` | Kafka | partition the record was read from |
 /// | `offset` | Kafka | offset the record was read from |
-/// | `timestamp` | both | epoch milliseconds: Kafka's record timestamp, or when `mqk` received an MQTT message |
+/// | `timestamp` | both | epoch ms: Kafka's record time, or when `mqk` got an MQTT message |
 ///
 /// When publishing, `partition` and `offset` are ignored (Kafka assigns them; records are
 /// partitioned by key), Kafka fields are ignored by MQTT and MQTT fields by Kafka, and

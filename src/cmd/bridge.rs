@@ -67,7 +67,7 @@ pub async fn run(
                 tracing::info!(in_flight = queue.len(), "stopping: draining messages in flight");
                 draining = true;
             }
-            outcome = async { (&mut queue.front_mut().expect("guarded").delivery).await }, if !queue.is_empty() => {
+            outcome = front(&mut queue), if !queue.is_empty() => {
                 let done = queue.pop_front().expect("guarded");
                 if let Err(e) = outcome {
                     break Err(err(Code::Failure, format!(
@@ -92,7 +92,8 @@ pub async fn run(
                 Ok(Event::Subscribed(granted)) => {
                     if let Some(Err(reason)) = granted.first() {
                         break Err(err(Code::Refused, format!(
-                            "the broker refused the subscription to '{}': {reason}", settings.filter)));
+                            "the broker refused the subscription to '{}': {reason}",
+                            settings.filter)));
                     }
                     if !ready {
                         announce_ready(&settings, connection.address());
@@ -113,12 +114,14 @@ pub async fn run(
                             "cannot produce the message of MQTT topic '{}': {e}; it was not \
                              acknowledged and stays with the MQTT broker", message.topic))),
                     };
-                    queue.push_back(InFlight { delivery, ack: message.ack_token(), generation, topic: message.topic });
+                    let ack = message.ack_token();
+                    queue.push_back(InFlight { delivery, ack, generation, topic: message.topic });
                 }
                 Ok(_) => {}
                 Err(e) if !ready && generation == 0 => break Err(e),
                 Err(e) => {
-                    tracing::warn!(broker = connection.address(), error = %e, "MQTT connection lost, reconnecting");
+                    let broker = connection.address();
+                    tracing::warn!(broker, error = %e, "MQTT connection lost, reconnecting");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             }
@@ -132,6 +135,11 @@ pub async fn run(
         counts.forwarded, counts.redelivered, counts.acknowledged
     );
     result
+}
+
+/// The outcome of the oldest message in flight; the caller checks the queue is not empty.
+async fn front(queue: &mut VecDeque<InFlight>) -> anyhow::Result<(i32, i64)> {
+    (&mut queue.front_mut().expect("guarded by the caller").delivery).await
 }
 
 fn announce_ready(settings: &BridgeSettings, address: &str) {

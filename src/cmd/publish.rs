@@ -120,12 +120,15 @@ async fn to_mqtt(
             () = &mut shutdown => break Stop::Interrupted,
             event = connection.poll() => match event {
                 Ok(Event::Delivered) => tally.acked += 1,
-                Ok(Event::Rejected(reason)) => tally.fail(format!("the broker refused a message: {reason}"), true),
+                Ok(Event::Rejected(reason)) => {
+                    tally.fail(format!("the broker refused a message: {reason}"), true);
+                }
                 Ok(_) => {}
                 Err(e) if reconnects == 0 => break Stop::Failed(e.context("connection lost")),
                 Err(e) => {
                     reconnects -= 1;
-                    tracing::warn!(broker = connection.address(), error = %e, "connection lost, reconnecting");
+                    let broker = connection.address();
+                    tracing::warn!(broker, error = %e, "connection lost, reconnecting");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             },
@@ -236,7 +239,7 @@ async fn to_kafka(
         }
         tokio::select! {
             () = &mut shutdown => break Stop::Interrupted,
-            outcome = async { pending.front_mut().expect("guarded").await }, if !pending.is_empty() => {
+            outcome = oldest(&mut pending), if !pending.is_empty() => {
                 pending.pop_front();
                 match outcome {
                     Ok(_) => tally.acked += 1,
@@ -285,6 +288,11 @@ async fn to_kafka(
     }
     producer.flush(Duration::from_secs(1));
     stop
+}
+
+/// The outcome of the oldest record in flight; the caller checks there is one.
+async fn oldest(pending: &mut VecDeque<Delivery>) -> anyhow::Result<(i32, i64)> {
+    pending.front_mut().expect("guarded by the caller").await
 }
 
 /// Counts of what was sent and what came back.

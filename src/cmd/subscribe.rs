@@ -131,7 +131,9 @@ async fn from_mqtt<W: Write>(
                     check_granted(filters, &granted)?;
                     if !ready {
                         ready = true;
-                        eprintln!("ready: subscribed to {} on {} (QoS {qos})", filters.join(", "), connection.address());
+                        let filters = filters.join(", ");
+                        let broker = connection.address();
+                        eprintln!("ready: subscribed to {filters} on {broker} (QoS {qos})");
                     }
                 }
                 Ok(Event::Message(message)) => {
@@ -143,7 +145,8 @@ async fn from_mqtt<W: Write>(
                 Ok(_) => {}
                 Err(e) if !connected_once => return Err(e),
                 Err(e) => {
-                    tracing::warn!(broker = connection.address(), error = %e, "connection lost, reconnecting");
+                    let broker = connection.address();
+                    tracing::warn!(broker, error = %e, "connection lost, reconnecting");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             }

@@ -802,3 +802,24 @@ fn sub_stopped_by_sigint_has_written_every_message_to_its_file() {
     assert_exit(&output, 0, "sub stopped by SIGINT");
     assert_eq!(written, b"1\n2\n3\n");
 }
+
+// C05: a bad envelope stops `pub` with exit 8 naming its line; what came before is delivered,
+// nothing after it is sent.
+
+#[test]
+fn a_bad_envelope_after_good_ones_exits_8_naming_its_line_and_sends_nothing_after_it() {
+    let topic = common::fresh("pub-bad-envelope");
+    let sub = common::start(&["sub", &mqtt(&topic), "-n", "2", "--timeout", "2s"]);
+    let input = b"{\"payload\":\"one\"}\n{\"payload\": tree}\n{\"payload\":\"three\"}\n";
+    let output = common::run(&["pub", &mqtt(&topic), "--format", "json"], input, LIMIT);
+    assert_exit(&output, 8, "pub with a bad envelope on line 2");
+    assert_says(&output, "stdin line 2, column 15");
+    // The subscriber waits for a second message that must never come.
+    let subscriber = sub.finish(LIMIT);
+    assert_exit(
+        &subscriber,
+        7,
+        "sub waiting for anything after the bad line",
+    );
+    assert_eq!(subscriber.stdout, b"one\n");
+}

@@ -150,7 +150,7 @@ async fn to_mqtt(
             }
         }
     };
-    if matches!(stop, Stop::Interrupted) {
+    if !matches!(stop, Stop::Finished) {
         drain(&mut connection, tally).await;
     }
     connection.disconnect(Duration::from_secs(2)).await;
@@ -167,7 +167,8 @@ async fn connect(settings: &MqttSettings) -> anyhow::Result<Connection> {
     }
 }
 
-/// After an interruption, waits a little for acknowledgements of what was already sent.
+/// After an interruption or a bad input line, waits a little for acknowledgements of what was
+/// already sent.
 async fn drain(connection: &mut Connection, tally: &mut Tally) {
     let _ = tokio::time::timeout(Duration::from_secs(5), async {
         while tally.outstanding() > 0 {
@@ -361,7 +362,9 @@ impl Tally {
             )
         };
         match stop {
-            Stop::Failed(e) if self.sent == 0 => Err(e),
+            // Everything sent was acknowledged: the failure itself (bad input, a missing
+            // topic) decides the exit code.
+            Stop::Failed(e) if missing == 0 => Err(e),
             Stop::Failed(e) => Err(wrap(e, Code::Undelivered, unacked(""))),
             Stop::Interrupted => Err(err(
                 Code::Interrupted,

@@ -37,7 +37,7 @@ fn sensor_readings_reach_kafka_once_each_byte_identical_keyed_by_topic_in_order_
         &fixture,
         Duration::from_secs(60),
     );
-    assert_success("pub", &published);
+    common::assert_success("pub", &published);
     await_kafka(&kafka_topic, Duration::from_secs(60), |records| {
         records.len() >= 600
     });
@@ -102,7 +102,7 @@ fn bridge_killed_twice_mid_stream_loses_nothing_and_keeps_each_topic_in_order() 
     bridge.kill();
     bridge = Running::start(&args);
     for publisher in publishers {
-        assert_success("pub", &publisher.finish(Duration::from_secs(60)));
+        common::assert_success("pub", &publisher.finish(Duration::from_secs(60)));
     }
     await_kafka(&kafka_topic, Duration::from_secs(90), |records| {
         topics
@@ -180,7 +180,7 @@ fn binary_payload_of_50_kb_with_nul_and_newlines_arrives_byte_identical() {
         b"",
         Duration::from_secs(30),
     );
-    assert_success("pub", &published);
+    common::assert_success("pub", &published);
     let received = common::run(
         &[
             "sub",
@@ -200,7 +200,7 @@ fn binary_payload_of_50_kb_with_nul_and_newlines_arrives_byte_identical() {
     stop_bridge(bridge);
     std::fs::remove_file(&file).unwrap();
 
-    assert_success("sub", &received);
+    common::assert_success("sub", &received);
     assert!(
         received.stdout == payload,
         "Kafka holds {} bytes, first difference at byte {:?}; {} bytes were published",
@@ -236,7 +236,7 @@ fn sigterm_drains_reports_counts_and_leaves_the_rest_to_the_next_run() {
     );
     let report = stop_bridge(bridge);
     let before_restart = payloads(&kafka_records(&kafka_topic));
-    assert_success("pub", &publisher.finish(Duration::from_secs(60)));
+    common::assert_success("pub", &publisher.finish(Duration::from_secs(60)));
 
     assert!(
         report.forwarded > 0,
@@ -293,19 +293,21 @@ fn bridge_refuses_a_missing_kafka_topic_unless_asked_to_create_it() {
         refused.status.code(),
         Some(5),
         "stderr: {}",
-        stderr(&refused)
+        common::stderr(&refused)
     );
     assert!(
-        stderr(&refused).contains(&missing),
+        common::stderr(&refused).contains(&missing),
         "the topic is not named: {}",
-        stderr(&refused)
+        common::stderr(&refused)
     );
     assert!(
         took < Duration::from_secs(15),
         "refused only after {took:?}"
     );
-    let said_ready = stderr(&refused).lines().any(|l| l.starts_with("ready"));
-    assert!(!said_ready, "it said ready: {}", stderr(&refused));
+    let said_ready = common::stderr(&refused)
+        .lines()
+        .any(|l| l.starts_with("ready"));
+    assert!(!said_ready, "it said ready: {}", common::stderr(&refused));
 
     let mut create = args.clone();
     create.push("--create-topic".into());
@@ -315,7 +317,7 @@ fn bridge_refuses_a_missing_kafka_topic_unless_asked_to_create_it() {
         b"",
         Duration::from_secs(30),
     );
-    assert_success("pub", &published);
+    common::assert_success("pub", &published);
     await_kafka(&missing, Duration::from_secs(30), |records| {
         !records.is_empty()
     });
@@ -340,13 +342,18 @@ fn bridge_rejects_qos_2_and_a_kafka_source_as_usage_errors() {
         ],
         Duration::from_secs(10),
     );
-    assert_eq!(qos2.status.code(), Some(2), "stderr: {}", stderr(&qos2));
+    assert_eq!(
+        qos2.status.code(),
+        Some(2),
+        "stderr: {}",
+        common::stderr(&qos2)
+    );
     assert!(
-        stderr(&qos2)
+        common::stderr(&qos2)
             .to_lowercase()
             .contains("qos 2 is not supported"),
         "stderr: {}",
-        stderr(&qos2)
+        common::stderr(&qos2)
     );
 
     let reversed = run_args(
@@ -357,12 +364,12 @@ fn bridge_rejects_qos_2_and_a_kafka_source_as_usage_errors() {
         reversed.status.code(),
         Some(2),
         "stderr: {}",
-        stderr(&reversed)
+        common::stderr(&reversed)
     );
     assert!(
-        stderr(&reversed).contains(&kafka),
+        common::stderr(&reversed).contains(&kafka),
         "the URL is not named: {}",
-        stderr(&reversed)
+        common::stderr(&reversed)
     );
 }
 
@@ -398,22 +405,11 @@ impl Running {
 
     /// SIGKILL: a crash, with no chance to acknowledge or flush anything.
     fn kill(&mut self) {
-        if let Some(mut ready) = self.0.take() {
-            ready.child.kill().unwrap();
-            ready.child.wait().unwrap();
-        }
+        drop(self.0.take());
     }
 
     fn terminate(mut self, limit: Duration) -> Output {
-        let ready = self.0.take().unwrap();
-        ready.signal("TERM");
-        ready.finish(limit)
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.kill();
+        self.0.take().unwrap().terminate(limit)
     }
 }
 
@@ -433,9 +429,9 @@ fn stop_bridge(bridge: Running) -> Report {
         output.status.code(),
         Some(0),
         "bridge after SIGTERM; stderr:\n{}",
-        stderr(&output)
+        common::stderr(&output)
     );
-    let text = stderr(&output);
+    let text = common::stderr(&output);
     let line = text
         .lines()
         .find(|l| l.starts_with("bridge stopped:"))
@@ -543,7 +539,7 @@ fn kafka_records(topic: &str) -> Vec<Record> {
         b"",
         Duration::from_secs(60),
     );
-    assert_success("sub --exit", &output);
+    common::assert_success("sub --exit", &output);
     common::text_lines(&output.stdout)
         .iter()
         .map(|line| parse_record(line))
@@ -716,17 +712,4 @@ fn binary_payload(len: usize) -> Vec<u8> {
     }
     assert!(std::str::from_utf8(&bytes).is_err());
     bytes
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn assert_success(what: &str, output: &Output) {
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{what} failed; stderr:\n{}",
-        stderr(output)
-    );
 }

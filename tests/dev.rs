@@ -7,7 +7,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Read};
-use std::process::{ChildStdout, Output};
+use std::process::ChildStdout;
 use std::time::{Duration, Instant};
 
 use mqk::audit::{Audit, Counts};
@@ -27,13 +27,13 @@ fn dev_prints_three_urls_that_work_for_mqtt_5_mqtt_311_and_kafka() {
     );
     let kafka = format!("{}/{topic}", dev.url("MQK_KAFKA"));
     let published = common::run(&["pub", &kafka, "-m", "a record"], b"", LIMIT);
-    assert_success("pub to Kafka", &published);
+    common::assert_success("pub to Kafka", &published);
     let read = common::run(
         &["sub", &kafka, "--from", "beginning", "--exit"],
         b"",
         LIMIT,
     );
-    assert_success("sub from Kafka", &read);
+    common::assert_success("sub from Kafka", &read);
     assert_eq!(String::from_utf8_lossy(&read.stdout), "a record\n");
 
     let rest_of_stdout = dev.stop();
@@ -49,10 +49,10 @@ fn dev_carries_the_sensor_stream_through_the_bridge_in_order() {
     let fixture = std::fs::read(common::fixture("sensors.ndjson")).expect("the fixture exists");
     let lines = common::text_lines(&fixture);
     assert_eq!(lines.len(), 600, "the fixture holds 600 readings");
-    let bridge = Guard::start(&["bridge", &mqtt, &kafka]);
+    let bridge = common::start(&["bridge", &mqtt, &kafka]);
 
     let published = common::run(&["pub", &mqtt, "-l", "-q", "1"], &fixture, LIMIT);
-    assert_success("pub", &published);
+    common::assert_success("pub", &published);
     let arrived = common::run(
         &[
             "sub",
@@ -67,15 +67,15 @@ fn dev_carries_the_sensor_stream_through_the_bridge_in_order() {
         b"",
         Duration::from_secs(45),
     );
-    assert_success("sub -n 600", &arrived);
-    let stopped = bridge.terminate();
-    assert_success("bridge after SIGTERM", &stopped);
+    common::assert_success("sub -n 600", &arrived);
+    let stopped = bridge.terminate(LIMIT);
+    common::assert_success("bridge after SIGTERM", &stopped);
     let read = common::run(
         &["sub", &kafka, "--from", "beginning", "--exit"],
         b"",
         LIMIT,
     );
-    assert_success("sub --exit", &read);
+    common::assert_success("sub --exit", &read);
     let received = common::text_lines(&read.stdout);
 
     let mut audit = Audit::default();
@@ -109,12 +109,12 @@ fn dev_refuses_a_kafka_topic_it_did_not_create_and_does_not_create_it_on_the_way
             refused.status.code(),
             Some(5),
             "{attempt} pub; stderr: {}",
-            stderr(&refused)
+            common::stderr(&refused)
         );
         assert!(
-            stderr(&refused).contains("does not exist"),
+            common::stderr(&refused).contains("does not exist"),
             "stderr: {}",
-            stderr(&refused)
+            common::stderr(&refused)
         );
         assert!(
             started.elapsed() < Duration::from_secs(15),
@@ -127,13 +127,13 @@ fn dev_refuses_a_kafka_topic_it_did_not_create_and_does_not_create_it_on_the_way
 fn dev_exits_0_on_sigterm() {
     let dev = Dev::start(&[]);
 
-    let stopped = dev.process.terminate();
+    let stopped = dev.process.terminate(LIMIT);
 
     assert_eq!(
         stopped.status.code(),
         Some(0),
         "stderr:\n{}",
-        stderr(&stopped)
+        common::stderr(&stopped)
     );
 }
 
@@ -143,38 +143,9 @@ fn dev_exits_0_on_sigterm() {
 const LIMIT: Duration = Duration::from_secs(30);
 
 /// A started `mqk` that is killed when the test ends, however it ends.
-struct Guard(Option<common::Ready>);
-
-impl Guard {
-    fn start(args: &[&str]) -> Self {
-        Guard(Some(common::start(args)))
-    }
-
-    /// Waits for the exit.
-    fn finish(mut self) -> Output {
-        self.0.take().unwrap().finish(LIMIT)
-    }
-
-    /// SIGTERM, then waits for the exit.
-    fn terminate(mut self) -> Output {
-        let ready = self.0.take().unwrap();
-        ready.signal("TERM");
-        ready.finish(LIMIT)
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if let Some(mut ready) = self.0.take() {
-            let _ = ready.child.kill();
-            let _ = ready.child.wait();
-        }
-    }
-}
-
 /// A running `mqk dev` and the variables it exported.
 struct Dev {
-    process: Guard,
+    process: common::Ready,
     stdout: BufReader<ChildStdout>,
     names: Vec<String>,
     values: Vec<String>,
@@ -187,8 +158,8 @@ impl Dev {
         for topic in topics {
             args.extend(["--topic", topic]);
         }
-        let mut process = Guard::start(&args);
-        let child = &mut process.0.as_mut().unwrap().child;
+        let mut process = common::start(&args);
+        let child = &mut process.child;
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let (mut names, mut values) = (Vec::new(), Vec::new());
         for _ in 0..3 {
@@ -221,8 +192,8 @@ impl Dev {
 
     /// SIGTERM; returns what `dev` printed on stdout after the export lines.
     fn stop(mut self) -> String {
-        let stopped = self.process.terminate();
-        assert_success("dev after SIGTERM", &stopped);
+        let stopped = self.process.terminate(LIMIT);
+        common::assert_success("dev after SIGTERM", &stopped);
         let mut rest = String::new();
         self.stdout.read_to_string(&mut rest).unwrap();
         rest
@@ -233,15 +204,15 @@ impl Dev {
 fn round_trip(url: &str, options: &[&str], message: &str) -> String {
     let mut sub = vec!["sub", url, "-n", "1", "--timeout", "20s"];
     sub.extend(options);
-    let listener = Guard::start(&sub);
+    let listener = common::start(&sub);
     let mut publish = vec!["pub", url, "-m", message];
     publish.extend(options);
 
     let published = common::run(&publish, b"", LIMIT);
-    let received = listener.finish();
+    let received = listener.finish(LIMIT);
 
-    assert_success(&format!("pub {options:?}"), &published);
-    assert_success(&format!("sub {options:?}"), &received);
+    common::assert_success(&format!("pub {options:?}"), &published);
+    common::assert_success(&format!("sub {options:?}"), &received);
     String::from_utf8_lossy(&received.stdout).into_owned()
 }
 
@@ -250,17 +221,4 @@ fn sensor_id(reading: &str) -> String {
         .ok()
         .and_then(|v| v["sensor_id"].as_str().map(str::to_owned))
         .unwrap_or_else(|| "(not a reading)".into())
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn assert_success(what: &str, output: &Output) {
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{what} failed; stderr:\n{}",
-        stderr(output)
-    );
 }

@@ -123,7 +123,8 @@ fn reader_thread(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<Vec
     })
 }
 
-/// A running `mqk` whose stderr said `ready`; the rest of its stderr is collected.
+/// A running `mqk` whose stderr said `ready`; the rest of its stderr is collected. Killed
+/// when dropped, so a failing test leaves nothing running.
 pub struct Ready {
     pub child: Child,
     stderr: mpsc::Receiver<String>,
@@ -194,6 +195,12 @@ impl Ready {
         output
     }
 
+    /// SIGTERM, then waits for the exit, at most `limit`.
+    pub fn terminate(self, limit: Duration) -> Output {
+        self.signal("TERM");
+        self.finish(limit)
+    }
+
     /// Sends a signal to the process.
     pub fn signal(&self, signal: &str) {
         let status = Command::new("kill")
@@ -202,6 +209,28 @@ impl Ready {
             .unwrap();
         assert!(status.success());
     }
+}
+
+impl Drop for Ready {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What a process wrote on stderr, as text.
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Asserts that a process exited 0, showing its stderr if not.
+pub fn assert_success(what: &str, output: &Output) {
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{what} failed; stderr:\n{}",
+        stderr(output)
+    );
 }
 
 /// Lines of text.

@@ -26,18 +26,27 @@ pub mod settings;
 pub mod topic;
 
 /// Resolves on the first SIGINT or SIGTERM: the shutdown signal of every long-running
-/// command.
-pub async fn interrupted() {
+/// command. The handlers are installed by this call, not when the future is first polled, so
+/// a signal sent right after a command prints `ready` is never taken by the default action
+/// (which would kill the process before it could drain). Call it inside the runtime.
+pub fn interrupted() -> impl std::future::Future<Output = ()> + Send + 'static {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = int.recv() => {}
-        _ = term.recv() => {}
+    let handlers = signal(SignalKind::interrupt()).and_then(|int| {
+        let term = signal(SignalKind::terminate())?;
+        Ok((int, term))
+    });
+    async move {
+        let (mut int, mut term) = match handlers {
+            Ok(handlers) => handlers,
+            Err(e) => {
+                tracing::warn!("cannot handle SIGINT/SIGTERM: {e}");
+                return std::future::pending().await;
+            }
+        };
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
     }
 }
 
@@ -45,4 +54,24 @@ pub async fn interrupted() {
 pub fn long_version() -> &'static str {
     static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     TEXT.get_or_init(|| format!("{}\n{}", env!("CARGO_PKG_VERSION"), kafka::build_info()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    /// A SIGTERM that arrives before the stop future is first polled must still be caught;
+    /// with a lazily installed handler the default action would end this test process.
+    #[tokio::test]
+    async fn a_signal_sent_before_the_first_poll_is_caught() {
+        let stop = super::interrupted();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &std::process::id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success());
+        tokio::time::timeout(Duration::from_secs(5), stop)
+            .await
+            .expect("the SIGTERM sent before the first poll was not seen");
+    }
 }

@@ -167,6 +167,39 @@ fn a_50_kb_binary_file_arrives_byte_identical_as_raw_output() {
     assert!(received == bytes, "the payload came back changed");
 }
 
+/// A payload far larger than a socket buffer takes many writes; none of them may wait for the
+/// next keep-alive ping to go out (it did: a 10 MB QoS 1 publish took one whole keep-alive
+/// interval to be acknowledged, because the half-flushed packet sat in a dropped poll).
+#[test]
+fn a_10_mb_qos_1_publish_is_acknowledged_without_waiting_for_a_keep_alive_ping() {
+    let topic = common::fresh("large-qos1");
+    let bytes = binary(10_000_000, 11);
+    let file = temp_file("large-qos1", &bytes);
+    let keep_alive = Duration::from_secs(120);
+
+    let sub = subscribe(&[&mqtt(&topic), "-n", "1", "--format", "raw", "-q", "1"]);
+    let started = Instant::now();
+    let args = [
+        &mqtt(&topic),
+        "-q",
+        "1",
+        "-f",
+        file.path(),
+        "--keep-alive",
+        "120s",
+    ];
+    let output = common::run(&[&["pub"][..], &args].concat(), b"", keep_alive * 2);
+    let took = started.elapsed();
+
+    assert_exit(&output, 0, "pub of 10 MB");
+    assert!(
+        took < keep_alive / 2,
+        "the publish took {took:?}, as long as a keep-alive interval"
+    );
+    let received = received(sub);
+    assert!(received == bytes, "the payload came back changed");
+}
+
 #[test]
 fn sub_json_piped_into_pub_json_reproduces_100_binary_messages() {
     let (a, b) = (common::fresh("pipe-a"), common::fresh("pipe-b"));

@@ -2,60 +2,97 @@
 //!
 //! The two rumqttc clients differ in small ways (topic as `String` or `Bytes`, reason codes
 //! only in v5, session expiry only in v5); every difference is settled in this file.
+//!
+//! rumqttc's event loop runs on a task of its own and hands events over a bounded channel.
+//! Polling it straight from a command's `select!` would drop its future whenever another
+//! branch won, and a dropped poll can leave a large PUBLISH half flushed until the next
+//! keep-alive ping pushes it out; on its own task it is never cancelled, and it keeps
+//! answering pings while the command is busy elsewhere (a bridge waiting for Kafka).
+//!
+//! rumqttc also forgets every unacknowledged publish when it reconnects and the broker has
+//! no session for it (`session_present` false: a clean session, or a broker restarted
+//! without persistence). At QoS 1 and 2 that is silent loss, and a publisher waiting for
+//! their acknowledgements would wait forever. The driving task keeps those requests itself
+//! across the reconnect and queues them again, in their original order, once connected.
 
 use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use rumqttc::v5::mqttbytes::v5 as p5;
 use rumqttc::{self as r4, v5 as r5};
+use tokio::sync::{Notify, mpsc};
+use tokio::task::JoinHandle;
 
 use super::reason;
 use super::{AckToken, Event, MAX_PACKET, Message, MqttSettings, Outgoing, Session, Version};
 use crate::record::{self, Properties};
 
-/// A connection and its event loop. Nothing happens on the wire unless [`Connection::poll`]
-/// is called; see the module doc of [`crate::mqtt`].
+/// How often queued acknowledgements are offered again while rumqttc's request channel is
+/// full and no event arrives.
+const ACK_RETRY: Duration = Duration::from_millis(5);
+
+/// A connection and the task that drives its event loop. The TCP connection is made once the
+/// first [`Connection::poll`] runs; after an error the event loop waits for the next call.
 pub struct Connection {
     address: String,
-    inner: Inner,
+    client: Client,
+    events: mpsc::Receiver<anyhow::Result<Event>>,
+    /// Lets the driving task reconnect after it reported an error.
+    resume: Arc<Notify>,
+    failed: bool,
     /// Acknowledgements not yet handed to the event loop, oldest first: its request channel
     /// is bounded, and an acknowledgement must be neither lost nor sent out of order.
     acks: VecDeque<AckToken>,
-    /// Packet id of the newest publish written, to resend in order after a reconnect.
-    last_pkid: u16,
+    driver: JoinHandle<()>,
 }
 
-enum Inner {
-    V4(r4::AsyncClient, Box<r4::EventLoop>),
-    V5(r5::AsyncClient, Box<r5::EventLoop>),
+enum Client {
+    V4(r4::AsyncClient),
+    V5(r5::AsyncClient),
 }
 
 impl Connection {
-    /// Prepares a connection; the TCP connection is made by the first [`Connection::poll`].
+    /// Prepares a connection and starts its driving task, which waits for the first poll.
+    /// Must be called inside the tokio runtime.
     pub fn new(settings: &MqttSettings) -> anyhow::Result<Connection> {
         // Room for a full in-flight window of publishes plus as many acknowledgements.
         let capacity = usize::from(settings.inflight) * 2 + 16;
-        let inner = match settings.version {
+        // Room for what a broker sends within the receive maximum, so the task keeps reading
+        // (and answering pings) while the command holds a full window.
+        let (tx, events) = mpsc::channel(usize::from(settings.inflight) + 16);
+        let resume = Arc::new(Notify::new());
+        let address = settings.address();
+        let (client, driver) = match settings.version {
             Version::V311 => {
                 let options = options4(settings)?;
                 let (client, mut events) = r4::AsyncClient::new(options, capacity);
                 events
                     .network_options
                     .set_connection_timeout(settings.connect_timeout.as_secs().max(1));
-                Inner::V4(client, Box::new(events))
+                let driven = Driven::new(events, address.clone());
+                let driver = tokio::spawn(drive(driven, tx, resume.clone()));
+                (Client::V4(client), driver)
             }
             Version::V5 => {
                 let options = options5(settings)?;
                 let (client, events) = r5::AsyncClient::new(options, capacity);
-                Inner::V5(client, Box::new(events))
+                let driven = Driven::new(events, address.clone());
+                let driver = tokio::spawn(drive(driven, tx, resume.clone()));
+                (Client::V5(client), driver)
             }
         };
+        // The task starts by waiting, like an event loop nobody polled yet.
         Ok(Connection {
+            address,
+            client,
+            events,
+            resume,
+            failed: true,
             acks: VecDeque::new(),
-            last_pkid: 0,
-            address: settings.address(),
-            inner,
+            driver,
         })
     }
 
@@ -64,60 +101,45 @@ impl Connection {
         &self.address
     }
 
-    /// Drives the connection until something a command acts on happens. After an error the
-    /// next call reconnects; publishes not yet acknowledged are sent again then.
+    /// The next event that a command acts on. After an error the next call reconnects;
+    /// publishes not yet acknowledged are sent again then. Cancel-safe: dropping the future
+    /// loses no event.
     pub async fn poll(&mut self) -> anyhow::Result<Event> {
+        if std::mem::take(&mut self.failed) {
+            self.resume.notify_one();
+        }
         loop {
             self.flush_acks();
-            let event = match &mut self.inner {
-                Inner::V4(_, events) => match events.poll().await {
-                    Ok(r4::Event::Outgoing(r4::Outgoing::Publish(pkid))) if pkid != 0 => {
-                        self.last_pkid = pkid;
-                        Event::Other
-                    }
-                    Ok(event) => event4(event),
-                    Err(e) => {
-                        let pkid = |r: &r4::Request| match r {
-                            r4::Request::Publish(p) => Some(p.pkid),
-                            _ => None,
-                        };
-                        restore_send_order(&mut events.pending, pkid, self.last_pkid);
-                        return Err(error4(&self.address, e));
-                    }
-                },
-                Inner::V5(_, events) => match events.poll().await {
-                    Ok(r5::Event::Outgoing(r4::Outgoing::Publish(pkid))) if pkid != 0 => {
-                        self.last_pkid = pkid;
-                        Event::Other
-                    }
-                    Ok(event) => event5(event),
-                    Err(e) => {
-                        let pkid = |r: &r5::Request| match r {
-                            r5::Request::Publish(p) => Some(p.pkid),
-                            _ => None,
-                        };
-                        restore_send_order(&mut events.pending, pkid, self.last_pkid);
-                        return Err(error5(&self.address, e));
-                    }
-                },
+            let event = if self.acks.is_empty() {
+                self.events.recv().await
+            } else {
+                match tokio::time::timeout(ACK_RETRY, self.events.recv()).await {
+                    Ok(event) => event,
+                    Err(_) => continue,
+                }
             };
-            if !matches!(event, Event::Other) {
-                return Ok(event);
-            }
+            let event = event.unwrap_or_else(|| {
+                Err(anyhow::anyhow!(
+                    "the MQTT event loop for {} stopped",
+                    self.address
+                ))
+            });
+            self.failed = event.is_err();
+            return event;
         }
     }
 
     /// Queues a publish without waiting; the caller keeps the number of queued, unacknowledged
     /// publishes below the in-flight window given at connect time.
     pub fn publish(&self, message: Outgoing) -> anyhow::Result<()> {
-        match &self.inner {
-            Inner::V4(client, _) => client.try_publish(
+        match &self.client {
+            Client::V4(client) => client.try_publish(
                 message.topic,
                 qos4(message.qos),
                 message.retain,
                 message.payload,
             )?,
-            Inner::V5(client, _) => {
+            Client::V5(client) => {
                 let qos = qos5(message.qos);
                 match message.properties.as_ref().map(properties_out) {
                     Some(p) => client.try_publish_with_properties(
@@ -138,13 +160,13 @@ impl Connection {
 
     /// Subscribes to every filter at one QoS, in one SUBSCRIBE.
     pub fn subscribe(&self, filters: &[String], qos: u8) -> anyhow::Result<()> {
-        match &self.inner {
-            Inner::V4(client, _) => client.try_subscribe_many(
+        match &self.client {
+            Client::V4(client) => client.try_subscribe_many(
                 filters
                     .iter()
                     .map(|f| r4::SubscribeFilter::new(f.clone(), qos4(qos))),
             )?,
-            Inner::V5(client, _) => client.try_subscribe_many(
+            Client::V5(client) => client.try_subscribe_many(
                 filters
                     .iter()
                     .map(|f| p5::Filter::new(f.clone(), qos5(qos))),
@@ -163,13 +185,13 @@ impl Connection {
     /// Hands queued acknowledgements to the event loop until its channel is full.
     fn flush_acks(&mut self) {
         while let Some(token) = self.acks.front() {
-            let sent = match &self.inner {
-                Inner::V4(client, _) => {
+            let sent = match &self.client {
+                Client::V4(client) => {
                     let mut publish = r4::Publish::new("", qos4(token.qos), Vec::new());
                     publish.pkid = token.pkid;
                     client.try_ack(&publish).is_ok()
                 }
-                Inner::V5(client, _) => {
+                Client::V5(client) => {
                     let mut publish = p5::Publish::new("", qos5(token.qos), Vec::new(), None);
                     publish.pkid = token.pkid;
                     client.try_ack(&publish).is_ok()
@@ -189,27 +211,32 @@ impl Connection {
     }
 
     /// Sends every pending acknowledgement, then DISCONNECT, waiting at most `limit` in all.
-    /// Messages arriving meanwhile are left unacknowledged, for the broker to redeliver.
+    /// Messages arriving meanwhile are left unacknowledged, for the broker to redeliver. A
+    /// connection that has failed is left alone: its acknowledgements are void.
     ///
     /// rumqttc serves one request per poll while it reads incoming packets ten at a time, so
-    /// under a stream of incoming messages the acknowledgements and the DISCONNECT can take
-    /// many polls to go out; each is retried until its request channel takes it.
+    /// under a stream of incoming messages the acknowledgements and the DISCONNECT can wait
+    /// for room in its request channel; they go in, in order, as it empties.
     pub async fn disconnect(&mut self, limit: Duration) {
+        if self.failed {
+            return;
+        }
         let _ = tokio::time::timeout(limit, async {
-            while !self.acks.is_empty() {
-                if self.poll().await.is_err() {
-                    return;
-                }
-            }
-            while !self.try_disconnect() {
-                if self.poll().await.is_err() {
-                    return;
-                }
-            }
             loop {
-                match self.poll().await {
-                    Ok(Event::Disconnected) | Err(_) => break,
-                    Ok(_) => {}
+                self.flush_acks();
+                if self.acks.is_empty() && self.try_disconnect() {
+                    break;
+                }
+                // Keep the task moving while the channel is full.
+                if let Ok(None | Some(Err(_))) =
+                    tokio::time::timeout(ACK_RETRY, self.events.recv()).await
+                {
+                    return;
+                }
+            }
+            while let Some(Ok(event)) = self.events.recv().await {
+                if let Event::Disconnected = event {
+                    break;
                 }
             }
         })
@@ -218,9 +245,157 @@ impl Connection {
 
     /// Queues DISCONNECT; false while the request channel is full.
     fn try_disconnect(&self) -> bool {
-        match &self.inner {
-            Inner::V4(client, _) => client.try_disconnect().is_ok(),
-            Inner::V5(client, _) => client.try_disconnect().is_ok(),
+        match &self.client {
+            Client::V4(client) => client.try_disconnect().is_ok(),
+            Client::V5(client) => client.try_disconnect().is_ok(),
+        }
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.driver.abort();
+    }
+}
+
+/// Drives one event loop until the connection is dropped: passes events on, stops after an
+/// error until told to go on, and keeps unacknowledged requests across reconnects.
+async fn drive<L: EventLoop>(
+    mut events: Driven<L>,
+    tx: mpsc::Sender<anyhow::Result<Event>>,
+    resume: Arc<Notify>,
+) {
+    resume.notified().await;
+    loop {
+        let event = match events.next().await {
+            Ok(Some(event)) => Ok(event),
+            Ok(None) => continue,
+            Err(e) => Err(e),
+        };
+        let failed = event.is_err();
+        if tx.send(event).await.is_err() {
+            return;
+        }
+        if failed {
+            resume.notified().await;
+        }
+    }
+}
+
+/// What [`drive`] needs from either version's rumqttc event loop.
+trait EventLoop: Send + 'static {
+    type Request: Send;
+    /// One poll: an event for the command, or the packet id of a publish just written.
+    fn step(&mut self, address: &str) -> impl Future<Output = anyhow::Result<Step>> + Send;
+    /// The requests rumqttc resends on the next connection.
+    fn pending(&mut self) -> &mut VecDeque<Self::Request>;
+    /// The packet id of a request that is a numbered publish.
+    fn pkid(request: &Self::Request) -> Option<u16>;
+}
+
+/// One poll of an event loop, reduced.
+enum Step {
+    Event(Event),
+    /// A QoS 1 or 2 publish with this packet id went out.
+    Wrote(u16),
+}
+
+/// An event loop with what survives its reconnects.
+struct Driven<L: EventLoop> {
+    events: L,
+    address: String,
+    /// Packet id of the newest publish written, to resend in order after a reconnect.
+    newest: u16,
+    /// Requests taken from rumqttc after a connection error, until the next CONNACK.
+    kept: VecDeque<L::Request>,
+}
+
+impl<L: EventLoop> Driven<L> {
+    fn new(events: L, address: String) -> Driven<L> {
+        Driven {
+            events,
+            address,
+            newest: 0,
+            kept: VecDeque::new(),
+        }
+    }
+
+    /// The next event for the command, `None` for a poll that produced nothing to report.
+    async fn next(&mut self) -> anyhow::Result<Option<Event>> {
+        match self.events.step(&self.address).await {
+            Ok(Step::Wrote(pkid)) => {
+                self.newest = pkid;
+                Ok(None)
+            }
+            Ok(Step::Event(Event::Other)) => Ok(None),
+            Ok(Step::Event(event)) => {
+                if let Event::Connected { .. } = event {
+                    // rumqttc dropped its pending list if the session is new; ours goes
+                    // first, ahead of anything queued since.
+                    let pending = self.events.pending();
+                    while let Some(request) = self.kept.pop_back() {
+                        pending.push_front(request);
+                    }
+                }
+                Ok(Some(event))
+            }
+            Err(e) => {
+                // rumqttc has moved what awaits acknowledgement to its pending list.
+                let pending = std::mem::take(self.events.pending());
+                self.kept.extend(pending);
+                restore_send_order(&mut self.kept, L::pkid, self.newest);
+                Err(e)
+            }
+        }
+    }
+}
+
+impl EventLoop for r4::EventLoop {
+    type Request = r4::Request;
+
+    async fn step(&mut self, address: &str) -> anyhow::Result<Step> {
+        match self.poll().await {
+            Ok(r4::Event::Outgoing(r4::Outgoing::Publish(pkid))) if pkid != 0 => {
+                Ok(Step::Wrote(pkid))
+            }
+            Ok(event) => Ok(Step::Event(event4(event))),
+            Err(e) => Err(error4(address, e)),
+        }
+    }
+
+    fn pending(&mut self) -> &mut VecDeque<r4::Request> {
+        &mut self.pending
+    }
+
+    fn pkid(request: &r4::Request) -> Option<u16> {
+        match request {
+            r4::Request::Publish(p) => Some(p.pkid),
+            _ => None,
+        }
+    }
+}
+
+impl EventLoop for r5::EventLoop {
+    type Request = r5::Request;
+
+    async fn step(&mut self, address: &str) -> anyhow::Result<Step> {
+        match self.poll().await {
+            Ok(r5::Event::Outgoing(r4::Outgoing::Publish(pkid))) if pkid != 0 => {
+                Ok(Step::Wrote(pkid))
+            }
+            Ok(event) => Ok(Step::Event(event5(event))),
+            Err(e) => Err(error5(address, e)),
+        }
+    }
+
+    fn pending(&mut self) -> &mut VecDeque<r5::Request> {
+        &mut self.pending
+    }
+
+    fn pkid(request: &r5::Request) -> Option<u16> {
+        match request {
+            r5::Request::Publish(p) => Some(p.pkid),
+            _ => None,
         }
     }
 }

@@ -39,7 +39,7 @@ complete -c mqk -n "__fish_mqk_using_subcommand pub" -s q -l qos -d 'MQTT QoS: 0
 complete -c mqk -n "__fish_mqk_using_subcommand pub" -s k -l key -d 'Kafka record key for every message' -r
 complete -c mqk -n "__fish_mqk_using_subcommand pub" -l inflight -d 'Messages sent but not yet acknowledged, at most' -r
 complete -c mqk -n "__fish_mqk_using_subcommand pub" -l delivery-timeout -d 'Give up on a Kafka record not acknowledged after this long' -r
-complete -c mqk -n "__fish_mqk_using_subcommand pub" -l reconnects -d 'Reconnect attempts after the MQTT connection is lost' -r
+complete -c mqk -n "__fish_mqk_using_subcommand pub" -l reconnects -d 'Attempts in a row to reconnect after the MQTT connection is lost, a second apart; a successful reconnect allows as many again. 0 fails at the first loss' -r
 complete -c mqk -n "__fish_mqk_using_subcommand pub" -s V -l mqtt-version -d 'MQTT protocol version: 5 or 3.1.1' -r
 complete -c mqk -n "__fish_mqk_using_subcommand pub" -s i -l id -d 'Client id [default: generated; for bridge, derived from the mapping]' -r
 complete -c mqk -n "__fish_mqk_using_subcommand pub" -l keep-alive -d 'Keep-alive interval' -r

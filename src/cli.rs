@@ -126,7 +126,8 @@ pub struct PubArgs {
     /// Give up on a Kafka record not acknowledged after this long.
     #[arg(long, default_value = "30s", value_name = "DURATION")]
     pub delivery_timeout: humantime::Duration,
-    /// Reconnect attempts after the MQTT connection is lost.
+    /// Attempts in a row to reconnect after the MQTT connection is lost, a second apart; a
+    /// successful reconnect allows as many again. 0 fails at the first loss.
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub reconnects: u32,
     /// No summary line on stderr.

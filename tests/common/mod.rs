@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStderr, Command, Output, Stdio};
@@ -23,6 +25,14 @@ pub fn mqtt() -> String {
 /// `kafka://host:port` of the test tansu.
 pub fn kafka() -> String {
     broker("MQK_TEST_KAFKA")
+}
+
+/// `host:port` of a test broker's URL (`mqtt()` or `kafka()`), for a [`proxy::Proxy`].
+pub fn address_of(url: &str) -> std::net::SocketAddr {
+    let address = url.split_once("://").map_or(url, |(_, rest)| rest);
+    address
+        .parse()
+        .unwrap_or_else(|e| panic!("{url} is not host:port on loopback: {e}"))
 }
 
 fn broker(var: &str) -> String {

@@ -1,0 +1,207 @@
+//! `mqk pub` through broker faults made by a loopback proxy between it and the test
+//! Mosquitto: a broker that stops answering, connections cut mid-stream (a restart), and a
+//! broker that stays away. Every line is delivered at least once and in order, and `pub`
+//! exits 0; or, when it cannot reconnect, it exits non-zero saying what was not delivered. It
+//! never keeps running while sending nothing (C24, C21).
+
+mod common;
+
+use std::io::Write;
+use std::process::{Child, ChildStdin, Output, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::proxy::Proxy;
+use mqk::audit::Audit;
+
+/// The keep-alive `pub` runs with here, so that a silent broker is noticed in seconds.
+const KEEP_ALIVE: &str = "5s";
+
+#[test]
+fn pub_through_a_stalled_broker_reconnects_and_delivers_every_line_in_order() {
+    let topic = common::fresh("fault-stall");
+    let proxy = Proxy::start(common::address_of(&common::mqtt()));
+    let sub = Collector::start(&topic, "25s");
+    let mut publisher = Publisher::start(&proxy, &topic, &[]);
+
+    publisher.write(1..=1000);
+    thread::sleep(Duration::from_millis(500));
+    proxy.stall();
+    publisher.write(1001..=2000);
+    // Longer than two keep-alive intervals: rumqttc gives up on the silent connection and
+    // its reconnects hang on the stalled proxy too.
+    thread::sleep(Duration::from_secs(12));
+    proxy.resume();
+    let output = publisher.finish(Duration::from_secs(60));
+
+    common::assert_success("pub through a stalled broker", &output);
+    sub.assert_in_order(&topic, 2000);
+}
+
+#[test]
+fn pub_through_three_cut_connections_delivers_every_line_in_order() {
+    let topic = common::fresh("fault-cut");
+    let proxy = Proxy::start(common::address_of(&common::mqtt()));
+    let sub = Collector::start(&topic, "5s");
+    let mut publisher = Publisher::start(&proxy, &topic, &[]);
+
+    for round in 0..4 {
+        let first = round * 1000 + 1;
+        publisher.write(first..=first + 999);
+        if round < 3 {
+            thread::sleep(Duration::from_millis(100));
+            proxy.cut();
+        }
+    }
+    let output = publisher.finish(Duration::from_secs(60));
+
+    common::assert_success("pub through cut connections", &output);
+    let stderr = common::stderr(&output);
+    assert!(
+        stderr.contains("reconnecting"),
+        "no reconnect seen; stderr:\n{stderr}"
+    );
+    sub.assert_in_order(&topic, 4000);
+}
+
+#[test]
+fn pub_without_reconnects_exits_6_at_a_cut_and_says_how_many_were_not_acknowledged() {
+    let topic = common::fresh("fault-no-reconnect");
+    let proxy = Proxy::start(common::address_of(&common::mqtt()));
+    let mut publisher = Publisher::start(&proxy, &topic, &["--reconnects", "0"]);
+
+    publisher.write(1..=10);
+    thread::sleep(Duration::from_millis(500));
+    // Stalled first, so the next lines stay unacknowledged when the link goes.
+    proxy.stall();
+    publisher.write(11..=20);
+    thread::sleep(Duration::from_millis(300));
+    proxy.cut();
+    let output = publisher.finish(Duration::from_secs(30));
+
+    let stderr = common::stderr(&output);
+    assert_eq!(output.status.code(), Some(6), "stderr:\n{stderr}");
+    // The stall may let a packet already being read through.
+    let missing = not_acknowledged(&stderr);
+    assert!((1..=10).contains(&missing), "stderr:\n{stderr}");
+    assert!(stderr.contains("connection lost"), "stderr:\n{stderr}");
+}
+
+#[test]
+fn pub_gives_up_on_a_broker_that_stays_away_and_exits_6_in_bounded_time() {
+    let topic = common::fresh("fault-away");
+    let proxy = Proxy::start(common::address_of(&common::mqtt()));
+    let mut publisher = Publisher::start(&proxy, &topic, &["--reconnects", "2"]);
+
+    publisher.write(1..=10);
+    thread::sleep(Duration::from_millis(500));
+    proxy.refuse(true);
+    proxy.cut();
+    publisher.write(11..=20);
+    let started = Instant::now();
+    // stdin stays open: pub must not wait for more input to notice.
+    let output = publisher.wait(Duration::from_secs(40));
+
+    let stderr = common::stderr(&output);
+    assert_eq!(output.status.code(), Some(6), "stderr:\n{stderr}");
+    assert!(not_acknowledged(&stderr) >= 1, "stderr:\n{stderr}");
+    // Two retries a second apart, each failing at once against a closed connection.
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "gave up only after {:?}",
+        started.elapsed()
+    );
+}
+
+/// N from pub's "N of 20 messages sent were not acknowledged".
+fn not_acknowledged(stderr: &str) -> usize {
+    let (before, _) = stderr
+        .split_once(" of 20 messages sent were not acknowledged")
+        .unwrap_or_else(|| panic!("no count of unacknowledged messages; stderr:\n{stderr}"));
+    let count = before.rsplit(' ').next().unwrap_or_default();
+    count.parse().expect("a count")
+}
+
+/// `mqk pub -l -q 1` through the proxy, its stdin written by the test.
+struct Publisher {
+    child: Option<Child>,
+    stdin: Option<ChildStdin>,
+}
+
+impl Publisher {
+    fn start(proxy: &Proxy, topic: &str, extra: &[&str]) -> Publisher {
+        let url = format!("mqtt://{}/{topic}", proxy.address());
+        let args = ["pub", &url, "-l", "-q", "1", "--keep-alive", KEEP_ALIVE];
+        let mut child = common::mqk(&[&args[..], extra].concat())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("mqk starts");
+        let stdin = child.stdin.take();
+        Publisher {
+            child: Some(child),
+            stdin,
+        }
+    }
+
+    /// Writes the numbers as lines; the pipe holds them all while `pub` reads ahead.
+    fn write(&mut self, numbers: impl Iterator<Item = usize>) {
+        let text: String = numbers.map(|n| format!("{n}\n")).collect();
+        let stdin = self.stdin.as_mut().expect("stdin still open");
+        // A pub that already gave up has closed its end: the test's assertions say why.
+        let _ = stdin.write_all(text.as_bytes());
+    }
+
+    /// Ends the input and waits for `pub` to exit.
+    fn finish(mut self, limit: Duration) -> Output {
+        drop(self.stdin.take());
+        self.wait(limit)
+    }
+
+    /// Waits for `pub` to exit with its input still open.
+    fn wait(mut self, limit: Duration) -> Output {
+        common::wait_output(self.child.take().unwrap(), limit)
+    }
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// `mqk sub -q 1` straight on the test Mosquitto, collecting until the topic is quiet.
+struct Collector(common::Ready);
+
+impl Collector {
+    /// `quiet`: how long the topic may be silent before the stream counts as ended; longer
+    /// than any outage the test makes.
+    fn start(topic: &str, quiet: &str) -> Collector {
+        let url = format!("{}/{topic}", common::mqtt());
+        Collector(common::start(&["sub", &url, "-q", "1", "--timeout", quiet]))
+    }
+
+    /// Every number from 1 to `count` arrived, first arrivals in order; duplicates allowed.
+    fn assert_in_order(self, topic: &str, count: usize) {
+        let output = self.0.finish(Duration::from_secs(120));
+        assert_eq!(
+            output.status.code(),
+            Some(7),
+            "sub should end on its idle timeout; stderr:\n{}",
+            common::stderr(&output)
+        );
+        let mut audit = Audit::default();
+        for n in 1..=count {
+            audit.expect(topic, n.to_string().as_bytes());
+        }
+        for line in common::text_lines(&output.stdout) {
+            audit.receive(topic, line.as_bytes());
+        }
+        let total = audit.total();
+        assert!(total.ok(), "{topic}: {total}");
+    }
+}

@@ -25,27 +25,39 @@ pub mod record;
 pub mod settings;
 pub mod topic;
 
-/// Resolves on the first SIGINT or SIGTERM: the shutdown signal of every long-running
-/// command. The handlers are installed by this call, not when the future is first polled, so
-/// a signal sent right after a command prints `ready` is never taken by the default action
-/// (which would kill the process before it could drain). Call it inside the runtime.
-pub fn interrupted() -> impl std::future::Future<Output = ()> + Send + 'static {
-    use tokio::signal::unix::{SignalKind, signal};
-    let handlers = signal(SignalKind::interrupt()).and_then(|int| {
-        let term = signal(SignalKind::terminate())?;
-        Ok((int, term))
-    });
-    async move {
-        let (mut int, mut term) = match handlers {
-            Ok(handlers) => handlers,
-            Err(e) => {
-                tracing::warn!("cannot handle SIGINT/SIGTERM: {e}");
-                return std::future::pending().await;
+/// SIGINT and SIGTERM, the stop signals of every long-running command. The handlers are
+/// installed by [`Interrupts::install`], not when a future is first polled, so a signal sent
+/// right after a command prints `ready` is never taken by the default action (which would
+/// kill the process before it could drain).
+pub struct Interrupts {
+    handlers: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Interrupts {
+    /// Installs the handlers; call it inside the runtime. Without them (which only a broken
+    /// system causes) the signals keep their default action and a warning says so.
+    pub fn install() -> Interrupts {
+        use tokio::signal::unix::{SignalKind, signal};
+        let handlers = signal(SignalKind::interrupt()).and_then(|int| {
+            let term = signal(SignalKind::terminate())?;
+            Ok((int, term))
+        });
+        let handlers = handlers
+            .map_err(|e| tracing::warn!("cannot handle SIGINT/SIGTERM: {e}"))
+            .ok();
+        Interrupts { handlers }
+    }
+
+    /// Resolves at the next SIGINT or SIGTERM. Cancel-safe.
+    pub async fn next(&mut self) {
+        match &mut self.handlers {
+            Some((int, term)) => {
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                }
             }
-        };
-        tokio::select! {
-            _ = int.recv() => {}
-            _ = term.recv() => {}
+            None => std::future::pending().await,
         }
     }
 }
@@ -64,7 +76,8 @@ mod tests {
     /// with a lazily installed handler the default action would end this test process.
     #[tokio::test]
     async fn a_signal_sent_before_the_first_poll_is_caught() {
-        let stop = super::interrupted();
+        let mut interrupts = super::Interrupts::install();
+        let stop = interrupts.next();
         let sent = std::process::Command::new("kill")
             .args(["-TERM", &std::process::id().to_string()])
             .status()

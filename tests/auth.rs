@@ -6,35 +6,12 @@
 
 mod common;
 
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use common::own::{self, OwnBroker};
 
 const LIMIT: Duration = Duration::from_secs(20);
-
-/// A Mosquitto with user `alice` (password `secret`), who may write `open/#` and only read
-/// `deny/#`. Stopped when dropped.
-struct Guarded {
-    child: Child,
-    port: u16,
-    _dir: TempDir,
-}
-
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-impl Drop for Guarded {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn mosquitto() -> String {
     ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]
@@ -44,9 +21,10 @@ fn mosquitto() -> String {
         .to_owned()
 }
 
-fn guarded_broker() -> Guarded {
-    let dir = std::env::temp_dir().join(common::fresh("auth"));
-    std::fs::create_dir_all(&dir).unwrap();
+/// A Mosquitto with user `alice` (password `secret`), who may write `open/#` and only read
+/// `deny/#`. Stopped when dropped.
+fn guarded_broker() -> OwnBroker {
+    let dir = own::directory("auth");
     let passwords = dir.join("passwords");
     let status = Command::new("mosquitto_passwd")
         .args(["-c", "-b"])
@@ -60,11 +38,7 @@ fn guarded_broker() -> Guarded {
         "user alice\ntopic readwrite open/#\ntopic read deny/#\n",
     )
     .unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = own::free_port();
     let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
     let config = format!(
         "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\nacl_file {}\n\
@@ -73,27 +47,9 @@ fn guarded_broker() -> Guarded {
         dir.join("acl").display()
     );
     std::fs::write(dir.join("mosquitto.conf"), config).unwrap();
-    let child = Command::new(mosquitto())
-        .arg("-c")
-        .arg(dir.join("mosquitto.conf"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("mosquitto starts");
-    let broker = Guarded {
-        child,
-        port,
-        _dir: TempDir(dir),
-    };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "mosquitto did not listen on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    broker
+    let mut command = Command::new(mosquitto());
+    command.arg("-c").arg(dir.join("mosquitto.conf"));
+    OwnBroker::spawn(command, port, &dir)
 }
 
 fn run(args: &[&str]) -> Output {
@@ -107,7 +63,7 @@ fn stderr(output: &Output) -> String {
 #[test]
 fn a_wrong_password_exits_4_with_the_brokers_reason() {
     let broker = guarded_broker();
-    let url = format!("mqtt://127.0.0.1:{}/open/x", broker.port);
+    let url = format!("mqtt://127.0.0.1:{}/open/x", broker.port());
     for version in ["5", "3.1.1"] {
         let output = run(&[
             "pub",
@@ -154,7 +110,7 @@ fn a_wrong_password_exits_4_with_the_brokers_reason() {
 #[test]
 fn the_right_password_publishes() {
     let broker = guarded_broker();
-    let url = format!("mqtt://127.0.0.1:{}/open/x", broker.port);
+    let url = format!("mqtt://127.0.0.1:{}/open/x", broker.port());
     let output = run(&[
         "pub",
         &url,
@@ -171,7 +127,7 @@ fn the_right_password_publishes() {
 #[test]
 fn an_acl_denied_publish_on_mqtt_5_exits_4_naming_reason_0x87() {
     let broker = guarded_broker();
-    let url = format!("mqtt://127.0.0.1:{}/deny/x", broker.port);
+    let url = format!("mqtt://127.0.0.1:{}/deny/x", broker.port());
     for qos in ["1", "2"] {
         let output = run(&[
             "pub",
@@ -209,7 +165,7 @@ fn an_acl_denied_publish_on_mqtt_5_exits_4_naming_reason_0x87() {
 #[test]
 fn an_acl_denied_publish_on_mqtt_3_1_1_cannot_be_noticed() {
     let broker = guarded_broker();
-    let url = format!("mqtt://127.0.0.1:{}/deny/x", broker.port);
+    let url = format!("mqtt://127.0.0.1:{}/deny/x", broker.port());
     let output = run(&[
         "pub",
         &url,

@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use common::own::{self, OwnBroker};
+use common::proxy::Proxy;
 use mqk::audit::{Audit, Counts};
 
 // ---------------------------------------------------------------------------------------------
@@ -278,6 +280,144 @@ fn sigterm_drains_reports_counts_and_leaves_the_rest_to_the_next_run() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Faults on the links, made by a loopback proxy (C25, C21).
+
+/// The bridge's keep-alive in these tests: an outage longer than 1.5 times this would get a
+/// bridge that stops answering pings dropped by Mosquitto.
+const KEEP_ALIVE: &str = "5s";
+
+/// A tansu of the test's own, reached only through a proxy that can stall it.
+struct KafkaBehindProxy {
+    proxy: Proxy,
+    _tansu: OwnBroker,
+}
+
+impl KafkaBehindProxy {
+    fn start() -> KafkaBehindProxy {
+        let port = own::free_port();
+        let proxy = Proxy::start(([127, 0, 0, 1], port).into());
+        // tansu advertises the proxy's address, so no connection bypasses it.
+        let tansu = own::tansu(port, proxy.address());
+        KafkaBehindProxy {
+            proxy,
+            _tansu: tansu,
+        }
+    }
+
+    fn url(&self, topic: &str) -> String {
+        format!("kafka://{}/{topic}", self.proxy.address())
+    }
+}
+
+#[test]
+fn bridge_through_a_20_s_kafka_outage_forwards_everything_in_order_and_stays_connected() {
+    const COUNT: usize = 3_000;
+    let mqtt_topic = common::fresh("bridge-kafka-outage");
+    let kafka = KafkaBehindProxy::start();
+    let kafka_url = kafka.url("outage");
+    let args: Vec<String> = [
+        "bridge",
+        &mqtt_url(&mqtt_topic),
+        &kafka_url,
+        "--create-topic",
+        "--partitions",
+        "1",
+        "--keep-alive",
+        KEEP_ALIVE,
+    ]
+    .map(String::from)
+    .into();
+    let sequence = sequence(COUNT);
+    let bridge = Running::start(&args);
+    let publisher = PacedPub::start(&mqtt_topic, &sequence, 300);
+
+    thread::sleep(Duration::from_secs(2));
+    kafka.proxy.stall();
+    thread::sleep(Duration::from_secs(20));
+    kafka.proxy.resume();
+    common::assert_success("pub", &publisher.finish(Duration::from_secs(60)));
+    await_records(&kafka_url, Duration::from_secs(60), |records| {
+        distinct_payloads(records, &mqtt_topic) == COUNT
+    });
+    let output = bridge.terminate(Duration::from_secs(30));
+
+    let stderr = common::stderr(&output);
+    assert_eq!(output.status.code(), Some(0), "bridge stderr:\n{stderr}");
+    assert!(
+        !stderr.contains("connection lost"),
+        "the bridge lost its MQTT connection while Kafka was away:\n{stderr}"
+    );
+    let numbers = sequence_numbers(&records_at(&kafka_url), &mqtt_topic);
+    assert_eq!(numbers.first(), Some(&0));
+    assert_eq!(skip_ahead(&numbers), None, "a gap or a reorder");
+    assert_mosquitto_dropped_nothing();
+}
+
+#[test]
+fn a_second_sigterm_while_kafka_is_down_stops_the_bridge_at_once_and_loses_nothing() {
+    const COUNT: usize = 50;
+    let mqtt_topic = common::fresh("bridge-double-term");
+    let kafka = KafkaBehindProxy::start();
+    let kafka_url = kafka.url("double-term");
+    let args: Vec<String> = [
+        "bridge",
+        &mqtt_url(&mqtt_topic),
+        &kafka_url,
+        "--create-topic",
+        "--partitions",
+        "1",
+    ]
+    .map(String::from)
+    .into();
+    let sequence = sequence(COUNT);
+    let bridge = Running::start(&args);
+
+    kafka.proxy.stall();
+    let lines = sequence.join("\n") + "\n";
+    let published = common::run(
+        &["pub", &mqtt_url(&mqtt_topic), "-l", "-q", "1"],
+        lines.as_bytes(),
+        Duration::from_secs(30),
+    );
+    common::assert_success("pub", &published);
+    thread::sleep(Duration::from_secs(1));
+    let ready = bridge.0.as_ref().unwrap();
+    ready.signal("TERM");
+    thread::sleep(Duration::from_secs(2));
+    ready.signal("TERM");
+    let started = Instant::now();
+    let output = bridge.finish(Duration::from_secs(30));
+    let took = started.elapsed();
+
+    let stderr = common::stderr(&output);
+    assert_eq!(output.status.code(), Some(130), "bridge stderr:\n{stderr}");
+    assert!(
+        stderr.contains("waiting for Kafka to acknowledge"),
+        "the first signal said nothing:\n{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "stopped before Kafka acknowledged {COUNT} messages"
+        )),
+        "stderr:\n{stderr}"
+    );
+    assert!(
+        took < Duration::from_secs(10),
+        "the second signal took {took:?}"
+    );
+
+    kafka.proxy.resume();
+    let bridge = Running::start(&args);
+    await_records(&kafka_url, Duration::from_secs(60), |records| {
+        distinct_payloads(records, &mqtt_topic) == COUNT
+    });
+    stop_bridge(bridge);
+    let numbers = sequence_numbers(&records_at(&kafka_url), &mqtt_topic);
+    assert_eq!(numbers.first(), Some(&0));
+    assert_eq!(skip_ahead(&numbers), None, "a gap or a reorder");
+}
+
+// ---------------------------------------------------------------------------------------------
 // Refusals before anything is forwarded.
 
 #[test]
@@ -411,6 +551,11 @@ impl Running {
     fn terminate(mut self, limit: Duration) -> Output {
         self.0.take().unwrap().terminate(limit)
     }
+
+    /// Waits for the exit, at most `limit`.
+    fn finish(mut self, limit: Duration) -> Output {
+        self.0.take().unwrap().finish(limit)
+    }
 }
 
 /// What the bridge said it did when it stopped.
@@ -524,12 +669,17 @@ struct Record {
     partition: i64,
 }
 
-/// Every record of `topic`, partition by partition in offset order.
+/// Every record of `topic` on the test tansu, partition by partition in offset order.
 fn kafka_records(topic: &str) -> Vec<Record> {
+    records_at(&kafka_url(topic))
+}
+
+/// Every record behind a `kafka://` URL.
+fn records_at(url: &str) -> Vec<Record> {
     let output = common::run(
         &[
             "sub",
-            &kafka_url(topic),
+            url,
             "--from",
             "beginning",
             "--exit",
@@ -574,9 +724,14 @@ fn field_bytes(envelope: &serde_json::Value, name: &str) -> Option<Vec<u8>> {
 
 /// Reads `topic` until `done` holds, at most `limit`; a bridge forwards after `pub` exits.
 fn await_kafka(topic: &str, limit: Duration, done: impl Fn(&[Record]) -> bool) {
+    await_records(&kafka_url(topic), limit, done);
+}
+
+/// [`await_kafka`] for any `kafka://` URL.
+fn await_records(url: &str, limit: Duration, done: impl Fn(&[Record]) -> bool) {
     let deadline = Instant::now() + limit;
     loop {
-        let records = kafka_records(topic);
+        let records = records_at(url);
         if done(&records) {
             return;
         }

@@ -35,7 +35,8 @@ fn main() -> ExitCode {
 }
 
 async fn run(command: Command) -> anyhow::Result<()> {
-    let stop = mqk::interrupted();
+    let mut interrupts = mqk::Interrupts::install();
+    let stop = interrupts.next();
     match command {
         Command::Pub(args) => {
             let settings = settings::resolve_pub(args)?;
@@ -45,7 +46,10 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let settings = settings::resolve_sub(args)?;
             cmd::subscribe::run(settings, std::io::stdout().lock(), stop).await
         }
-        Command::Bridge(args) => cmd::bridge::run(settings::resolve_bridge(args)?, stop).await,
+        Command::Bridge(args) => {
+            drop(stop);
+            cmd::bridge::run(settings::resolve_bridge(args)?, &mut interrupts).await
+        }
         Command::Dev(args) => {
             cmd::dev::run(settings::resolve_dev(args)?, std::io::stdout(), stop).await
         }

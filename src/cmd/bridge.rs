@@ -15,9 +15,9 @@
 //! error; the message is not acknowledged, so it stays with the broker.
 
 use std::collections::VecDeque;
-use std::future::Future;
 use std::time::Duration;
 
+use crate::Interrupts;
 use crate::exit::{Code, err};
 use crate::kafka::{self, Delivery, Producer, Reliability};
 use crate::mqtt::{AckToken, Connection, Event};
@@ -42,11 +42,9 @@ struct Counts {
     acknowledged: u64,
 }
 
-/// Runs the bridge until `shutdown`, then drains and reports.
-pub async fn run(
-    settings: BridgeSettings,
-    shutdown: impl Future<Output = ()>,
-) -> anyhow::Result<()> {
+/// Runs the bridge until the first interrupt, then drains and reports. A second interrupt
+/// stops the drain: what Kafka has not acknowledged stays unacknowledged on MQTT.
+pub async fn run(settings: BridgeSettings, interrupts: &mut Interrupts) -> anyhow::Result<()> {
     kafka::ensure_topic(&settings.kafka, &settings.topic, settings.create).await?;
     let window = usize::from(settings.mqtt.inflight);
     let producer = Producer::new(&settings.kafka, Reliability::Unbounded, window)?;
@@ -56,15 +54,24 @@ pub async fn run(
     let mut generation = 0;
     let mut ready = false;
     let mut draining = false;
-    tokio::pin!(shutdown);
 
     let result = loop {
         if draining && queue.is_empty() {
             break Ok(());
         }
         tokio::select! {
-            () = &mut shutdown, if !draining => {
-                tracing::info!(in_flight = queue.len(), "stopping: draining messages in flight");
+            () = interrupts.next() => {
+                if draining {
+                    break Err(err(Code::Interrupted, format!(
+                        "stopped before Kafka acknowledged {} messages; they were not \
+                         acknowledged on MQTT, and the broker delivers them again to the next \
+                         run on this session", queue.len())));
+                }
+                tracing::info!(
+                    "stopping: waiting for Kafka to acknowledge {} messages in flight \
+                     (interrupt again to stop without waiting; they stay with the MQTT broker)",
+                    queue.len()
+                );
                 draining = true;
             }
             outcome = front(&mut queue), if !queue.is_empty() => {
@@ -128,7 +135,9 @@ pub async fn run(
         }
     };
 
-    connection.disconnect(Duration::from_secs(30)).await;
+    // Interrupted twice: the user is waiting, and nothing more will be acknowledged.
+    let patience = if result.is_err() { 5 } else { 30 };
+    connection.disconnect(Duration::from_secs(patience)).await;
     producer.flush(Duration::from_secs(1));
     eprintln!(
         "bridge stopped: {} messages forwarded ({} redelivered by the broker), {} acknowledged",

@@ -7,6 +7,7 @@
 
 #![allow(dead_code)]
 
+pub mod own;
 pub mod proxy;
 
 use std::io::{BufRead, BufReader, Read, Write};

@@ -1,0 +1,93 @@
+//! Brokers a test starts for itself, beside the shared ones `make test` started: a
+//! Mosquitto with its own configuration, or a tansu that advertises a proxy's address so that
+//! every Kafka connection goes through the proxy. Each runs on a free loopback port in a
+//! directory of its own and is killed by PID, and the directory removed, when dropped.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// A broker process owned by one test.
+pub struct OwnBroker {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl OwnBroker {
+    /// Spawns `command` (which must listen on 127.0.0.1:`port`) and waits, at most 20 s, until
+    /// the port takes connections.
+    pub fn spawn(mut command: Command, port: u16, dir: &Path) -> OwnBroker {
+        let child = command
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+        let broker = OwnBroker {
+            child,
+            port,
+            dir: dir.to_owned(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "{command:?} did not listen on {port}"
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+        broker
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+impl Drop for OwnBroker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A fresh, empty directory for one broker.
+pub fn directory(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(super::fresh(test));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A loopback port nothing listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A tansu with in-memory storage on `port` that tells clients to connect to `advertised` (a
+/// proxy in front of it). The binary is `MQK_TEST_TANSU`, as `make test` set it.
+pub fn tansu(port: u16, advertised: SocketAddr) -> OwnBroker {
+    let binary = std::env::var("MQK_TEST_TANSU")
+        .expect("MQK_TEST_TANSU is not set: run the tests with `make test`");
+    let dir = directory("tansu");
+    // tansu reads a .env from its directory or the nearest parent; an empty one stops that.
+    std::fs::write(dir.join(".env"), "").unwrap();
+    let mut command = Command::new(binary);
+    command
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .env_remove("SCHEMA_REGISTRY")
+        .env("RUST_LOG", "warn")
+        .env("NO_COLOR", "1")
+        .args(["broker", "--cluster-id", "mqk-own"])
+        .arg(format!("--listener-url=tcp://127.0.0.1:{port}"))
+        .arg(format!("--advertised-listener-url=tcp://{advertised}"))
+        .args(["--storage-engine", "memory://tansu/"]);
+    OwnBroker::spawn(command, port, &dir)
+}

@@ -310,6 +310,48 @@ impl KafkaBehindProxy {
 }
 
 #[test]
+fn bridge_through_cut_mqtt_connections_forwards_redeliveries_and_keeps_order() {
+    const COUNT: usize = 10_000;
+    let mqtt_topic = common::fresh("bridge-mqtt-cut");
+    let kafka_topic = common::kafka_topic("bridge-mqtt-cut", 1);
+    let proxy = Proxy::start(common::address_of(&common::mqtt()));
+    let filter_url = format!("mqtt://{}/{mqtt_topic}", proxy.address());
+    // The client id follows the URLs; reconnecting through the same proxy keeps the session.
+    let args: Vec<String> = ["bridge", &filter_url, &kafka_url(&kafka_topic)]
+        .map(String::from)
+        .into();
+    let sequence = sequence(COUNT);
+    let bridge = Running::start(&args);
+    let publisher = PacedPub::start(&mqtt_topic, &sequence, 2_000);
+
+    for _ in 0..3 {
+        thread::sleep(Duration::from_millis(1200));
+        assert!(publisher.is_running(), "the stream ended before a cut");
+        proxy.cut();
+    }
+    common::assert_success("pub", &publisher.finish(Duration::from_secs(60)));
+    await_kafka(&kafka_topic, Duration::from_secs(60), |records| {
+        distinct_payloads(records, &mqtt_topic) == COUNT
+    });
+    let output = bridge.terminate(Duration::from_secs(30));
+
+    let stderr = common::stderr(&output);
+    assert_eq!(output.status.code(), Some(0), "bridge stderr:\n{stderr}");
+    let reconnects = stderr.matches("MQTT connection lost, reconnecting").count();
+    assert!(
+        reconnects >= 3,
+        "{reconnects} reconnects for 3 cuts:\n{stderr}"
+    );
+    let numbers = sequence_numbers(&kafka_records(&kafka_topic), &mqtt_topic);
+    assert_eq!(numbers.first(), Some(&0));
+    if let Some((i, before, after)) = skip_ahead(&numbers) {
+        let around = &numbers[i.saturating_sub(10)..(i + 10).min(numbers.len())];
+        panic!("a gap or a reorder at record {i}, {before} then {after}: {around:?}");
+    }
+    assert_mosquitto_dropped_nothing();
+}
+
+#[test]
 fn bridge_through_a_20_s_kafka_outage_forwards_everything_in_order_and_stays_connected() {
     const COUNT: usize = 3_000;
     let mqtt_topic = common::fresh("bridge-kafka-outage");

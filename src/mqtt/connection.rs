@@ -9,6 +9,13 @@
 //! keep-alive ping pushes it out; on its own task it is never cancelled, and it keeps
 //! answering pings while the command is busy elsewhere (a bridge waiting for Kafka).
 //!
+//! Each network connection gets a fresh rumqttc client and event loop. rumqttc keeps one
+//! request channel across reconnects, so an acknowledgement queued for a message of the lost
+//! connection would go out on the next one, where the broker redelivers that message and
+//! gets a second acknowledgement for it (Mosquitto 2.0.11 then miscounts its in-flight quota
+//! and sends later messages ahead of queued ones: reordering). Acknowledgements carry their
+//! connection's generation and are dropped once it is gone.
+//!
 //! rumqttc also forgets every unacknowledged publish when it reconnects and the broker has
 //! no session for it (`session_present` false: a clean session, or a broker restarted
 //! without persistence). At QoS 1 and 2 that is silent loss, and a publisher waiting for
@@ -17,7 +24,7 @@
 
 use std::collections::VecDeque;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -38,7 +45,7 @@ const ACK_RETRY: Duration = Duration::from_millis(5);
 /// first [`Connection::poll`] runs; after an error the event loop waits for the next call.
 pub struct Connection {
     address: String,
-    client: Client,
+    link: Arc<Mutex<Link>>,
     events: mpsc::Receiver<anyhow::Result<Event>>,
     /// Lets the driving task reconnect after it reported an error.
     resume: Arc<Notify>,
@@ -47,6 +54,13 @@ pub struct Connection {
     /// is bounded, and an acknowledgement must be neither lost nor sent out of order.
     acks: VecDeque<AckToken>,
     driver: JoinHandle<()>,
+}
+
+/// The client of the current network connection; the driving task replaces it after an
+/// error, under the lock, so that nothing meant for the old connection reaches the new one.
+struct Link {
+    client: Client,
+    generation: u64,
 }
 
 enum Client {
@@ -58,36 +72,32 @@ impl Connection {
     /// Prepares a connection and starts its driving task, which waits for the first poll.
     /// Must be called inside the tokio runtime.
     pub fn new(settings: &MqttSettings) -> anyhow::Result<Connection> {
-        // Room for a full in-flight window of publishes plus as many acknowledgements.
-        let capacity = usize::from(settings.inflight) * 2 + 16;
         // Room for what a broker sends within the receive maximum, so the task keeps reading
         // (and answering pings) while the command holds a full window.
         let (tx, events) = mpsc::channel(usize::from(settings.inflight) + 16);
         let resume = Arc::new(Notify::new());
         let address = settings.address();
-        let (client, driver) = match settings.version {
+        let (link, driver) = match settings.version {
             Version::V311 => {
-                let options = options4(settings)?;
-                let (client, mut events) = r4::AsyncClient::new(options, capacity);
-                events
-                    .network_options
-                    .set_connection_timeout(settings.connect_timeout.as_secs().max(1));
-                let driven = Driven::new(events, address.clone());
-                let driver = tokio::spawn(drive(driven, tx, resume.clone()));
-                (Client::V4(client), driver)
+                let opener = Opener4 {
+                    options: options4(settings)?,
+                    capacity: capacity(settings),
+                    connect_timeout: settings.connect_timeout.as_secs().max(1),
+                };
+                start(opener, address.clone(), tx, resume.clone())
             }
             Version::V5 => {
-                let options = options5(settings)?;
-                let (client, events) = r5::AsyncClient::new(options, capacity);
-                let driven = Driven::new(events, address.clone());
-                let driver = tokio::spawn(drive(driven, tx, resume.clone()));
-                (Client::V5(client), driver)
+                let opener = Opener5 {
+                    options: options5(settings)?,
+                    capacity: capacity(settings),
+                };
+                start(opener, address.clone(), tx, resume.clone())
             }
         };
         // The task starts by waiting, like an event loop nobody polled yet.
         Ok(Connection {
             address,
-            client,
+            link,
             events,
             resume,
             failed: true,
@@ -129,10 +139,16 @@ impl Connection {
         }
     }
 
+    fn link(&self) -> MutexGuard<'_, Link> {
+        self.link
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// Queues a publish without waiting; the caller keeps the number of queued, unacknowledged
     /// publishes below the in-flight window given at connect time.
     pub fn publish(&self, message: Outgoing) -> anyhow::Result<()> {
-        match &self.client {
+        match &self.link().client {
             Client::V4(client) => client.try_publish(
                 message.topic,
                 qos4(message.qos),
@@ -160,7 +176,7 @@ impl Connection {
 
     /// Subscribes to every filter at one QoS, in one SUBSCRIBE.
     pub fn subscribe(&self, filters: &[String], qos: u8) -> anyhow::Result<()> {
-        match &self.client {
+        match &self.link().client {
             Client::V4(client) => client.try_subscribe_many(
                 filters
                     .iter()
@@ -182,10 +198,19 @@ impl Connection {
         self.flush_acks();
     }
 
-    /// Hands queued acknowledgements to the event loop until its channel is full.
+    /// Hands queued acknowledgements to the event loop until its channel is full, dropping
+    /// those of an earlier connection: the broker redelivers their messages.
     fn flush_acks(&mut self) {
+        let link = self
+            .link
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         while let Some(token) = self.acks.front() {
-            let sent = match &self.client {
+            if token.generation != link.generation {
+                self.acks.pop_front();
+                continue;
+            }
+            let sent = match &link.client {
                 Client::V4(client) => {
                     let mut publish = r4::Publish::new("", qos4(token.qos), Vec::new());
                     publish.pkid = token.pkid;
@@ -245,7 +270,7 @@ impl Connection {
 
     /// Queues DISCONNECT; false while the request channel is full.
     fn try_disconnect(&self) -> bool {
-        match &self.client {
+        match &self.link().client {
             Client::V4(client) => client.try_disconnect().is_ok(),
             Client::V5(client) => client.try_disconnect().is_ok(),
         }
@@ -258,16 +283,47 @@ impl Drop for Connection {
     }
 }
 
-/// Drives one event loop until the connection is dropped: passes events on, stops after an
-/// error until told to go on, and keeps unacknowledged requests across reconnects.
-async fn drive<L: EventLoop>(
-    mut events: Driven<L>,
+/// Room in rumqttc's request channel: a full in-flight window of publishes plus as many
+/// acknowledgements.
+fn capacity(settings: &MqttSettings) -> usize {
+    usize::from(settings.inflight) * 2 + 16
+}
+
+/// Opens the first client and event loop and starts the task that drives them.
+fn start<O: Opener>(
+    opener: O,
+    address: String,
+    tx: mpsc::Sender<anyhow::Result<Event>>,
+    resume: Arc<Notify>,
+) -> (Arc<Mutex<Link>>, JoinHandle<()>) {
+    let (client, events) = opener.open();
+    let link = Arc::new(Mutex::new(Link {
+        client,
+        generation: 0,
+    }));
+    let driven = Driven {
+        opener,
+        events,
+        address,
+        link: link.clone(),
+        generation: 0,
+        newest: 0,
+        kept: VecDeque::new(),
+        completed: 0,
+    };
+    (link, tokio::spawn(drive(driven, tx, resume)))
+}
+
+/// Drives the event loops until the connection is dropped: passes events on, and after an
+/// error waits until told to go on.
+async fn drive<O: Opener>(
+    mut driven: Driven<O>,
     tx: mpsc::Sender<anyhow::Result<Event>>,
     resume: Arc<Notify>,
 ) {
     resume.notified().await;
     loop {
-        let event = match events.next().await {
+        let event = match driven.next().await {
             Ok(Some(event)) => Ok(event),
             Ok(None) => continue,
             Err(e) => Err(e),
@@ -282,71 +338,142 @@ async fn drive<L: EventLoop>(
     }
 }
 
+/// Makes a client and event loop of one protocol version, as often as needed.
+trait Opener: Send + 'static {
+    type Events: EventLoop;
+    fn open(&self) -> (Client, Self::Events);
+}
+
+struct Opener4 {
+    options: r4::MqttOptions,
+    capacity: usize,
+    connect_timeout: u64,
+}
+
+impl Opener for Opener4 {
+    type Events = r4::EventLoop;
+
+    fn open(&self) -> (Client, r4::EventLoop) {
+        let (client, mut events) = r4::AsyncClient::new(self.options.clone(), self.capacity);
+        events
+            .network_options
+            .set_connection_timeout(self.connect_timeout);
+        (Client::V4(client), events)
+    }
+}
+
+struct Opener5 {
+    options: r5::MqttOptions,
+    capacity: usize,
+}
+
+impl Opener for Opener5 {
+    type Events = r5::EventLoop;
+
+    fn open(&self) -> (Client, r5::EventLoop) {
+        let (client, events) = r5::AsyncClient::new(self.options.clone(), self.capacity);
+        (Client::V5(client), events)
+    }
+}
+
 /// What [`drive`] needs from either version's rumqttc event loop.
 trait EventLoop: Send + 'static {
     type Request: Send;
     /// One poll: an event for the command, or the packet id of a publish just written.
     fn step(&mut self, address: &str) -> impl Future<Output = anyhow::Result<Step>> + Send;
-    /// The requests rumqttc resends on the next connection.
+    /// Takes every request this event loop would send on its next connection, with those
+    /// still in its request channel, leaving out acknowledgements of the lost connection.
+    fn take_pending(&mut self) -> VecDeque<Self::Request>;
+    /// The requests to resend first on the next connection.
     fn pending(&mut self) -> &mut VecDeque<Self::Request>;
     /// The packet id of a request that is a numbered publish.
     fn pkid(request: &Self::Request) -> Option<u16>;
+    fn is_pubrel(request: &Self::Request) -> bool;
+    /// Makes a publish new again, for a broker that kept no session: it gets a fresh packet id
+    /// when sent, and no DUP flag.
+    fn renew(request: &mut Self::Request);
 }
 
-/// One poll of an event loop, reduced.
+/// One poll of an event loop, reduced. Lives for one match, so the size difference of its
+/// variants costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 enum Step {
     Event(Event),
     /// A QoS 1 or 2 publish with this packet id went out.
     Wrote(u16),
 }
 
-/// An event loop with what survives its reconnects.
-struct Driven<L: EventLoop> {
-    events: L,
+/// The current event loop, and what survives from one connection to the next.
+struct Driven<O: Opener> {
+    opener: O,
+    events: O::Events,
     address: String,
+    link: Arc<Mutex<Link>>,
+    generation: u64,
     /// Packet id of the newest publish written, to resend in order after a reconnect.
     newest: u16,
-    /// Requests taken from rumqttc after a connection error, until the next CONNACK.
-    kept: VecDeque<L::Request>,
+    /// Requests taken from the lost connection's event loop, until the next CONNACK.
+    kept: VecDeque<<O::Events as EventLoop>::Request>,
+    /// QoS 2 publishes completed by a reconnect, to report as delivered.
+    completed: usize,
 }
 
-impl<L: EventLoop> Driven<L> {
-    fn new(events: L, address: String) -> Driven<L> {
-        Driven {
-            events,
-            address,
-            newest: 0,
-            kept: VecDeque::new(),
-        }
-    }
-
+impl<O: Opener> Driven<O> {
     /// The next event for the command, `None` for a poll that produced nothing to report.
     async fn next(&mut self) -> anyhow::Result<Option<Event>> {
+        if self.completed > 0 {
+            self.completed -= 1;
+            return Ok(Some(Event::Delivered));
+        }
         match self.events.step(&self.address).await {
             Ok(Step::Wrote(pkid)) => {
                 self.newest = pkid;
                 Ok(None)
             }
             Ok(Step::Event(Event::Other)) => Ok(None),
-            Ok(Step::Event(event)) => {
-                if let Event::Connected { .. } = event {
-                    // rumqttc dropped its pending list if the session is new; ours goes
-                    // first, ahead of anything queued since.
-                    let pending = self.events.pending();
-                    while let Some(request) = self.kept.pop_back() {
-                        pending.push_front(request);
-                    }
+            Ok(Step::Event(Event::Connected { session_present })) => {
+                if !session_present {
+                    // A PUBREL completes a QoS 2 publish the broker took (PUBREC) into a
+                    // session that is gone: done as far as this side can tell.
+                    let before = self.kept.len();
+                    self.kept.retain(|r| !O::Events::is_pubrel(r));
+                    self.completed += before - self.kept.len();
+                    self.kept.iter_mut().for_each(O::Events::renew);
                 }
-                Ok(Some(event))
+                // Ours go first, ahead of anything queued since.
+                let pending = self.events.pending();
+                while let Some(request) = self.kept.pop_back() {
+                    pending.push_front(request);
+                }
+                Ok(Some(Event::Connected { session_present }))
             }
+            Ok(Step::Event(Event::Message(mut message))) => {
+                message.ack.generation = self.generation;
+                Ok(Some(Event::Message(message)))
+            }
+            Ok(Step::Event(event)) => Ok(Some(event)),
             Err(e) => {
-                // rumqttc has moved what awaits acknowledgement to its pending list.
-                let pending = std::mem::take(self.events.pending());
-                self.kept.extend(pending);
-                restore_send_order(&mut self.kept, L::pkid, self.newest);
+                self.replace_event_loop();
                 Err(e)
             }
         }
+    }
+
+    /// After a connection error: keeps what must be resent, and puts a fresh client and event
+    /// loop in place, under the lock, so that no request meant for the lost connection (an
+    /// acknowledgement above all) can reach the next one.
+    fn replace_event_loop(&mut self) {
+        let mut link = self
+            .link
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.kept.extend(self.events.take_pending());
+        restore_send_order(&mut self.kept, O::Events::pkid, self.newest);
+        let (client, events) = self.opener.open();
+        self.events = events;
+        self.generation += 1;
+        link.client = client;
+        link.generation = self.generation;
     }
 }
 
@@ -363,6 +490,13 @@ impl EventLoop for r4::EventLoop {
         }
     }
 
+    fn take_pending(&mut self) -> VecDeque<r4::Request> {
+        self.clean();
+        let mut pending = std::mem::take(&mut self.pending);
+        pending.retain(|r| matches!(r, r4::Request::Publish(_) | r4::Request::PubRel(_)));
+        pending
+    }
+
     fn pending(&mut self) -> &mut VecDeque<r4::Request> {
         &mut self.pending
     }
@@ -371,6 +505,17 @@ impl EventLoop for r4::EventLoop {
         match request {
             r4::Request::Publish(p) => Some(p.pkid),
             _ => None,
+        }
+    }
+
+    fn is_pubrel(request: &r4::Request) -> bool {
+        matches!(request, r4::Request::PubRel(_))
+    }
+
+    fn renew(request: &mut r4::Request) {
+        if let r4::Request::Publish(p) = request {
+            p.pkid = 0;
+            p.dup = false;
         }
     }
 }
@@ -388,6 +533,13 @@ impl EventLoop for r5::EventLoop {
         }
     }
 
+    fn take_pending(&mut self) -> VecDeque<r5::Request> {
+        self.clean();
+        let mut pending = std::mem::take(&mut self.pending);
+        pending.retain(|r| matches!(r, r5::Request::Publish(_) | r5::Request::PubRel(_)));
+        pending
+    }
+
     fn pending(&mut self) -> &mut VecDeque<r5::Request> {
         &mut self.pending
     }
@@ -396,6 +548,17 @@ impl EventLoop for r5::EventLoop {
         match request {
             r5::Request::Publish(p) => Some(p.pkid),
             _ => None,
+        }
+    }
+
+    fn is_pubrel(request: &r5::Request) -> bool {
+        matches!(request, r5::Request::PubRel(_))
+    }
+
+    fn renew(request: &mut r5::Request) {
+        if let r5::Request::Publish(p) = request {
+            p.pkid = 0;
+            p.dup = false;
         }
     }
 }
@@ -502,6 +665,7 @@ fn event4(event: r4::Event) -> Event {
             ack: AckToken {
                 pkid: p.pkid,
                 qos: p.qos as u8,
+                generation: 0,
             },
             topic: p.topic,
             payload: p.payload,
@@ -529,6 +693,7 @@ fn event5(event: r5::Event) -> Event {
             ack: AckToken {
                 pkid: p.pkid,
                 qos: p.qos as u8,
+                generation: 0,
             },
             topic: String::from_utf8_lossy(&p.topic).into_owned(),
             payload: p.payload,

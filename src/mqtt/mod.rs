@@ -120,6 +120,9 @@ pub struct Message {
 pub struct AckToken {
     pkid: u16,
     qos: u8,
+    /// Which connection the message came on: an acknowledgement is only ever sent on that
+    /// one, never on a later connection where the broker redelivers the message.
+    generation: u64,
 }
 
 impl Message {

@@ -150,6 +150,42 @@ fn usage_errors_exit_2_before_connecting_and_name_what_is_wrong() {
     }
 }
 
+#[test]
+fn urls_with_junk_after_the_address_or_with_credentials_exit_2_before_connecting() {
+    let port = closed_port();
+    let junk = format!("mqtt://[::1]x:{port}/t");
+    let kafka_junk = format!("kafka://127.0.0.1:{port},[::1]x:{port}/t");
+    let credentials = format!("mqtt://user:secret@127.0.0.1:{port}/t");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["pub", &junk, "-m", "x"], "invalid host '[::1]x:"),
+        (vec!["pub", &kafka_junk, "-m", "x"], "invalid host '[::1]x:"),
+        (
+            vec!["sub", &credentials],
+            "-u and --password (or MQK_PASSWORD)",
+        ),
+    ];
+    let outputs = assert_usage_errors(&cases);
+    assert!(
+        !stderr(&outputs[2]).contains("secret"),
+        "{}",
+        stderr(&outputs[2])
+    );
+}
+
+/// Runs each command line, asserting that it exits 2 at once and names what is wrong.
+fn assert_usage_errors(cases: &[(Vec<&str>, &str)]) -> Vec<Output> {
+    let mut outputs = Vec::new();
+    for (args, named) in cases {
+        let started = Instant::now();
+        let output = common::run(args, b"", Duration::from_secs(10));
+        assert_within(started, Duration::from_secs(2));
+        assert_exit(&output, 2, &args.join(" "));
+        assert_says(&output, named);
+        outputs.push(output);
+    }
+    outputs
+}
+
 // Scenario 5 and C09: binary payloads arrive byte-identical.
 
 #[test]

@@ -62,7 +62,7 @@ complete -c mqk -n "__fish_mqk_using_subcommand sub" -l timeout -d 'Exit with co
 complete -c mqk -n "__fish_mqk_using_subcommand sub" -l format -d 'Output: text (payload and a newline), raw (payload bytes only) or json (envelopes)' -r -f -a "text\t'The payload followed by a newline'
 raw\t'The payload bytes exactly, nothing added'
 json\t'One envelope per line (see the README\'s record envelope)'"
-complete -c mqk -n "__fish_mqk_using_subcommand sub" -l from -d 'Kafka: where to start in every partition' -r -f -a "beginning\t'The oldest record still stored'
+complete -c mqk -n "__fish_mqk_using_subcommand sub" -l from -d 'Where to start in every Kafka partition' -r -f -a "beginning\t'The oldest record still stored'
 end\t'Only records produced after `ready`'"
 complete -c mqk -n "__fish_mqk_using_subcommand sub" -s V -l mqtt-version -d 'MQTT protocol version: 5 or 3.1.1' -r
 complete -c mqk -n "__fish_mqk_using_subcommand sub" -s i -l id -d 'Client id [default: generated; for bridge, derived from the mapping]' -r
@@ -74,7 +74,7 @@ complete -c mqk -n "__fish_mqk_using_subcommand sub" -l cafile -d 'PEM file of C
 complete -c mqk -n "__fish_mqk_using_subcommand sub" -s X -d 'A librdkafka property, as KEY=VALUE; repeatable, applied last' -r
 complete -c mqk -n "__fish_mqk_using_subcommand sub" -l metadata-timeout -d 'How long to wait for cluster metadata before calling the cluster unreachable' -r
 complete -c mqk -n "__fish_mqk_using_subcommand sub" -l partitions -d 'Partitions of a topic created by --create-topic' -r
-complete -c mqk -n "__fish_mqk_using_subcommand sub" -l exit -d 'Kafka: exit once every partition has been read to its end'
+complete -c mqk -n "__fish_mqk_using_subcommand sub" -l exit -d 'Exit once every Kafka partition has been read to its end'
 complete -c mqk -n "__fish_mqk_using_subcommand sub" -l create-topic -d 'Create the Kafka topic if it does not exist (CreateTopics API)'
 complete -c mqk -n "__fish_mqk_using_subcommand sub" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mqk -n "__fish_mqk_using_subcommand bridge" -s q -l qos -d 'MQTT subscription QoS: 0 or 1' -r

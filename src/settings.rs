@@ -7,7 +7,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::cli::{BridgeArgs, DevArgs, KafkaArgs, MqttArgs, PubArgs, SubArgs};
+use crate::cli::{self, BridgeArgs, DevArgs, KafkaArgs, MqttArgs, PubArgs, SubArgs, Typed};
 use crate::endpoint::{Endpoint, KafkaEndpoint, MqttEndpoint};
 use crate::exit::{Code, err};
 use crate::input::Framing;
@@ -131,11 +131,7 @@ pub fn resolve_pub(args: PubArgs) -> Result<PubSettings> {
     }
     let target = match parse_url(&args.url)? {
         Endpoint::Mqtt(endpoint) => {
-            if args.key.is_some() {
-                return Err(usage(
-                    "--key sets a Kafka record key; MQTT messages have none",
-                ));
-            }
+            refuse_flags_of(cli::KAFKA, &args.typed, &args.url)?;
             if let Some(topic) = &endpoint.topic {
                 topic::mqtt_topic(topic).map_err(|e| usage(format!("{}: {e}", args.url)))?;
             } else if !envelopes {
@@ -148,11 +144,7 @@ pub fn resolve_pub(args: PubArgs) -> Result<PubSettings> {
             }
         }
         Endpoint::Kafka(endpoint) => {
-            if args.retain {
-                return Err(usage(
-                    "--retain is an MQTT flag; Kafka records have no retain flag",
-                ));
-            }
+            refuse_flags_of(cli::MQTT, &args.typed, &args.url)?;
             if let Some(topic) = &endpoint.topic {
                 topic::kafka_topic(topic).map_err(|e| usage(format!("{}: {e}", args.url)))?;
             } else if !envelopes {
@@ -188,6 +180,7 @@ pub fn resolve_sub(args: SubArgs) -> Result<SubSettings> {
         .collect::<Result<Vec<_>>>()?;
     let source = match &endpoints[0] {
         Endpoint::Mqtt(first) => {
+            refuse_flags_of(cli::KAFKA, &args.typed, &args.urls[0])?;
             let mut filters = Vec::new();
             for (url, endpoint) in args.urls.iter().zip(&endpoints) {
                 let Endpoint::Mqtt(m) = endpoint else {
@@ -208,6 +201,7 @@ pub fn resolve_sub(args: SubArgs) -> Result<SubSettings> {
             }
         }
         Endpoint::Kafka(first) => {
+            refuse_flags_of(cli::MQTT, &args.typed, &args.urls[0])?;
             let mut topics = Vec::new();
             for (url, endpoint) in args.urls.iter().zip(&endpoints) {
                 let Endpoint::Kafka(k) = endpoint else {
@@ -342,6 +336,23 @@ fn no_topic(url: &str, what: &str) -> anyhow::Error {
     ))
 }
 
+/// Refuses a flag typed for the system `url` does not name: `system` is the other one's help
+/// heading.
+fn refuse_flags_of(system: &str, typed: &[Typed], url: &str) -> Result<()> {
+    let Some(flag) = typed.iter().find(|t| t.heading.as_deref() == Some(system)) else {
+        return Ok(());
+    };
+    let url_is = if system == cli::MQTT {
+        "a Kafka URL"
+    } else {
+        "an MQTT URL"
+    };
+    Err(usage(format!(
+        "{} applies to {system} only, and {url} is {url_is}",
+        flag.flag
+    )))
+}
+
 fn mixed() -> anyhow::Error {
     usage("all URLs must be MQTT, or all Kafka")
 }
@@ -472,17 +483,35 @@ fn bridge_client_id(from: &str, to: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
+
+    use crate::cli::{Cli, Command};
+
+    fn parse(line: &[&str]) -> Command {
+        Cli::parse_typed([&["mqk"], line].concat()).unwrap().command
+    }
 
     fn pub_args(line: &[&str]) -> Result<PubSettings> {
-        let cli = crate::cli::Cli::try_parse_from([&["mqk", "pub"], line].concat()).unwrap();
-        let crate::cli::Command::Pub(args) = cli.command else {
+        let Command::Pub(args) = parse(&[&["pub"], line].concat()) else {
             unreachable!()
         };
         resolve_pub(args)
     }
 
-    fn usage_message(result: Result<PubSettings>) -> String {
+    fn sub_args(line: &[&str]) -> Result<SubSettings> {
+        let Command::Sub(args) = parse(&[&["sub"], line].concat()) else {
+            unreachable!()
+        };
+        resolve_sub(args)
+    }
+
+    fn bridge_args(line: &[&str]) -> Result<BridgeSettings> {
+        let Command::Bridge(args) = parse(&[&["bridge"], line].concat()) else {
+            unreachable!()
+        };
+        resolve_bridge(args)
+    }
+
+    fn usage_message<T: std::fmt::Debug>(result: Result<T>) -> String {
         let error = result.unwrap_err();
         assert_eq!(crate::exit::code_of(&error), Code::Usage, "{error}");
         error.to_string()
@@ -541,6 +570,83 @@ mod tests {
             ])
             .is_err()
         );
+    }
+
+    #[test]
+    fn pub_refuses_every_flag_of_the_other_system() {
+        let kafka_flags: &[&[&str]] = &[
+            &["-X", "linger.ms=5"],
+            &["--metadata-timeout", "3s"],
+            &["--create-topic"],
+            &["--partitions", "3"],
+            &["-k", "key"],
+            &["--delivery-timeout", "3s"],
+        ];
+        for flag in kafka_flags {
+            let message = usage_message(pub_args(&[&["mqtt://h/t", "-m", "x"], *flag].concat()));
+            assert!(message.contains(flag[0]), "{flag:?}: {message}");
+            assert!(message.contains("applies to Kafka only"), "{message}");
+            assert!(pub_args(&[&["kafka://h/t", "-m", "x"], *flag].concat()).is_ok());
+        }
+        let mqtt_flags: &[&[&str]] = &[
+            &["-q", "0"],
+            &["-r"],
+            &["--reconnects", "1"],
+            &["-V", "3.1.1"],
+            &["-i", "me"],
+            &["--keep-alive", "10s"],
+            &["--connect-timeout", "2s"],
+            &["-u", "me"],
+            &["--password", "pw"],
+            &["--cafile", "ca.pem"],
+        ];
+        for flag in mqtt_flags {
+            let message = usage_message(pub_args(&[&["kafka://h/t", "-m", "x"], *flag].concat()));
+            assert!(message.contains(flag[0]), "{flag:?}: {message}");
+            assert!(message.contains("applies to MQTT only"), "{message}");
+        }
+    }
+
+    #[test]
+    fn sub_refuses_every_flag_of_the_other_system() {
+        for flag in [&["--from", "beginning"][..], &["--exit"], &["-X", "a=b"]] {
+            let message = usage_message(sub_args(&[&["mqtt://h/t"], flag].concat()));
+            assert!(message.contains(flag[0]), "{flag:?}: {message}");
+        }
+        for flag in [&["-q", "2"][..], &["-i", "me"], &["-u", "me"]] {
+            let message = usage_message(sub_args(&[&["kafka://h/t"], flag].concat()));
+            assert!(message.contains(flag[0]), "{flag:?}: {message}");
+        }
+        assert!(sub_args(&["kafka://h/t", "--from", "beginning", "--exit"]).is_ok());
+        assert!(sub_args(&["mqtt://h/t", "-q", "2", "-i", "me"]).is_ok());
+    }
+
+    #[test]
+    fn bridge_takes_the_flags_of_both_systems() {
+        let both = bridge_args(&[
+            "mqtt://h/t",
+            "kafka://k/t",
+            "-q",
+            "0",
+            "-V",
+            "3.1.1",
+            "-i",
+            "me",
+            "-u",
+            "me",
+            "--password",
+            "pw",
+            "--keep-alive",
+            "10s",
+            "-X",
+            "linger.ms=5",
+            "--metadata-timeout",
+            "3s",
+            "--create-topic",
+            "--partitions",
+            "3",
+        ]);
+        assert!(both.is_ok(), "{both:?}");
     }
 
     #[test]

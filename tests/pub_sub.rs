@@ -172,6 +172,54 @@ fn urls_with_junk_after_the_address_or_with_credentials_exit_2_before_connecting
     );
 }
 
+#[test]
+fn flags_of_the_system_the_url_does_not_name_exit_2_before_connecting() {
+    let address = format!("127.0.0.1:{}", closed_port());
+    let mqtt = format!("mqtt://{address}/t");
+    let kafka = format!("kafka://{address}/t");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["pub", &mqtt, "-m", "x", "--create-topic"],
+            "--create-topic applies to Kafka",
+        ),
+        (
+            vec!["pub", &mqtt, "-m", "x", "-X", "acks=1"],
+            "-X applies to Kafka",
+        ),
+        (
+            vec!["sub", &mqtt, "--from", "beginning"],
+            "--from applies to Kafka",
+        ),
+        (
+            vec!["pub", &kafka, "-m", "x", "--keep-alive", "9s"],
+            "--keep-alive applies to MQTT",
+        ),
+        (
+            vec!["sub", &kafka, "-u", "me"],
+            "-u/--username applies to MQTT",
+        ),
+        (vec!["sub", &kafka, "-q", "0"], "-q/--qos applies to MQTT"),
+    ];
+    assert_usage_errors(&cases);
+}
+
+#[test]
+fn kafka_pub_ignores_an_mqtt_password_from_the_environment() {
+    let topic = common::kafka_topic("kafka-env-password", 1);
+    let mut command = common::mqk(&["pub", &kafka(&topic), "-m", "x"]);
+    command.env("MQK_PASSWORD", "for the MQTT broker");
+
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("mqk starts");
+    let output = common::wait_output(child, LIMIT);
+
+    assert_exit(&output, 0, "pub to Kafka with MQK_PASSWORD set");
+}
+
 /// Runs each command line, asserting that it exits 2 at once and names what is wrong.
 fn assert_usage_errors(cases: &[(Vec<&str>, &str)]) -> Vec<Output> {
     let mut outputs = Vec::new();

@@ -151,6 +151,36 @@ fn usage_errors_exit_2_before_connecting_and_name_what_is_wrong() {
 }
 
 #[test]
+fn values_the_protocols_or_clients_cannot_take_exit_2_before_connecting() {
+    // Nothing listens there: a usage error must be found before any connection is tried.
+    let address = format!("127.0.0.1:{}", closed_port());
+    let mqtt = format!("mqtt://{address}/t");
+    let kafka = format!("kafka://{address}/t");
+    let long_id = "i".repeat(65_536);
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["pub", &mqtt, "-m", "x", "--keep-alive", "65536s"],
+            "65535s",
+        ),
+        (vec!["pub", &mqtt, "-m", "x", "-i", &long_id], "-i/--id"),
+        (
+            vec!["pub", &kafka, "-m", "x", "--metadata-timeout", "0s"],
+            "--metadata-timeout",
+        ),
+        (vec!["sub", &mqtt, "--timeout", "0s"], "--timeout"),
+        (
+            vec!["pub", &kafka, "-m", "x", "-X", "no.such.key=1"],
+            "-X no.such.key=1",
+        ),
+        (
+            vec!["dev", "--topic", "twice", "--topic", "twice:2"],
+            "--topic twice",
+        ),
+    ];
+    assert_usage_errors(&cases);
+}
+
+#[test]
 fn urls_with_junk_after_the_address_or_with_credentials_exit_2_before_connecting() {
     let port = closed_port();
     let junk = format!("mqtt://[::1]x:{port}/t");

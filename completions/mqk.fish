@@ -48,7 +48,7 @@ complete -c mqk -n "__fish_mqk_using_subcommand pub" -s u -l username -d 'User n
 complete -c mqk -n "__fish_mqk_using_subcommand pub" -l password -d 'Password (or set MQK_PASSWORD)' -r
 complete -c mqk -n "__fish_mqk_using_subcommand pub" -l cafile -d 'PEM file of CA certificates for mqtts:// [default: the system\'s]' -r -F
 complete -c mqk -n "__fish_mqk_using_subcommand pub" -s X -d 'A librdkafka property, as KEY=VALUE; repeatable, applied last' -r
-complete -c mqk -n "__fish_mqk_using_subcommand pub" -l metadata-timeout -d 'How long to wait for cluster metadata before calling the cluster unreachable' -r
+complete -c mqk -n "__fish_mqk_using_subcommand pub" -l metadata-timeout -d 'How long to wait for cluster metadata before calling the cluster unreachable, and for the answer to --create-topic' -r
 complete -c mqk -n "__fish_mqk_using_subcommand pub" -l partitions -d 'Partitions of a topic created by --create-topic' -r
 complete -c mqk -n "__fish_mqk_using_subcommand pub" -s l -l lines -d 'Send each stdin line as a message (LF or CRLF removed, nothing added)'
 complete -c mqk -n "__fish_mqk_using_subcommand pub" -s s -l stdin -d 'Send all of stdin as one message'
@@ -72,7 +72,7 @@ complete -c mqk -n "__fish_mqk_using_subcommand sub" -s u -l username -d 'User n
 complete -c mqk -n "__fish_mqk_using_subcommand sub" -l password -d 'Password (or set MQK_PASSWORD)' -r
 complete -c mqk -n "__fish_mqk_using_subcommand sub" -l cafile -d 'PEM file of CA certificates for mqtts:// [default: the system\'s]' -r -F
 complete -c mqk -n "__fish_mqk_using_subcommand sub" -s X -d 'A librdkafka property, as KEY=VALUE; repeatable, applied last' -r
-complete -c mqk -n "__fish_mqk_using_subcommand sub" -l metadata-timeout -d 'How long to wait for cluster metadata before calling the cluster unreachable' -r
+complete -c mqk -n "__fish_mqk_using_subcommand sub" -l metadata-timeout -d 'How long to wait for cluster metadata before calling the cluster unreachable, and for the answer to --create-topic' -r
 complete -c mqk -n "__fish_mqk_using_subcommand sub" -l partitions -d 'Partitions of a topic created by --create-topic' -r
 complete -c mqk -n "__fish_mqk_using_subcommand sub" -l exit -d 'Exit once every Kafka partition has been read to its end'
 complete -c mqk -n "__fish_mqk_using_subcommand sub" -l create-topic -d 'Create the Kafka topic if it does not exist (CreateTopics API)'
@@ -88,7 +88,7 @@ complete -c mqk -n "__fish_mqk_using_subcommand bridge" -s u -l username -d 'Use
 complete -c mqk -n "__fish_mqk_using_subcommand bridge" -l password -d 'Password (or set MQK_PASSWORD)' -r
 complete -c mqk -n "__fish_mqk_using_subcommand bridge" -l cafile -d 'PEM file of CA certificates for mqtts:// [default: the system\'s]' -r -F
 complete -c mqk -n "__fish_mqk_using_subcommand bridge" -s X -d 'A librdkafka property, as KEY=VALUE; repeatable, applied last' -r
-complete -c mqk -n "__fish_mqk_using_subcommand bridge" -l metadata-timeout -d 'How long to wait for cluster metadata before calling the cluster unreachable' -r
+complete -c mqk -n "__fish_mqk_using_subcommand bridge" -l metadata-timeout -d 'How long to wait for cluster metadata before calling the cluster unreachable, and for the answer to --create-topic' -r
 complete -c mqk -n "__fish_mqk_using_subcommand bridge" -l partitions -d 'Partitions of a topic created by --create-topic' -r
 complete -c mqk -n "__fish_mqk_using_subcommand bridge" -l create-topic -d 'Create the Kafka topic if it does not exist (CreateTopics API)'
 complete -c mqk -n "__fish_mqk_using_subcommand bridge" -s h -l help -d 'Print help'

@@ -142,7 +142,8 @@ pub struct KafkaArgs {
     /// A librdkafka property, as KEY=VALUE; repeatable, applied last.
     #[arg(short = 'X', value_name = "KEY=VALUE")]
     pub properties: Vec<String>,
-    /// How long to wait for cluster metadata before calling the cluster unreachable.
+    /// How long to wait for cluster metadata before calling the cluster unreachable, and for
+    /// the answer to --create-topic.
     #[arg(long, default_value = "10s", value_name = "DURATION")]
     pub metadata_timeout: humantime::Duration,
     /// Create the Kafka topic if it does not exist (CreateTopics API).

@@ -124,6 +124,44 @@ fn dev_refuses_a_kafka_topic_it_did_not_create_and_does_not_create_it_on_the_way
 }
 
 #[test]
+fn create_topic_on_dev_fails_within_the_metadata_timeout_saying_to_use_dev_topic() {
+    let dev = Dev::start(&[]);
+    let topic = common::fresh("dev-create");
+    let url = format!("{}/{topic}", dev.url("MQK_KAFKA"));
+
+    let started = Instant::now();
+    let refused = common::run(
+        &[
+            "pub",
+            &url,
+            "-m",
+            "x",
+            "--create-topic",
+            "--metadata-timeout",
+            "2s",
+        ],
+        b"",
+        LIMIT,
+    );
+
+    let stderr = common::stderr(&refused);
+    assert_eq!(refused.status.code(), Some(5), "stderr: {stderr}");
+    assert!(
+        stderr.contains("the broker does not implement CreateTopics"),
+        "stderr: {stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("mqk dev --topic {topic}:1")),
+        "stderr: {stderr}"
+    );
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(6),
+        "took {took:?} with a 2 s timeout"
+    );
+}
+
+#[test]
 fn dev_exits_0_on_sigterm() {
     let dev = Dev::start(&[]);
 

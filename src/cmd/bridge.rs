@@ -131,7 +131,7 @@ pub async fn run(
     connection.disconnect(Duration::from_secs(30)).await;
     producer.flush(Duration::from_secs(1));
     eprintln!(
-        "bridge stopped: {} messages forwarded ({} redelivered by the broker), {} acknowledged",
+        "bridge stopped: {} messages forwarded ({} carried the DUP flag), {} acknowledged",
         counts.forwarded, counts.redelivered, counts.acknowledged
     );
     result

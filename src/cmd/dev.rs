@@ -89,10 +89,15 @@ async fn start_mqtt(v5: SocketAddr, v311: SocketAddr) -> anyhow::Result<()> {
             }
         })?;
     // A real client, connecting and disconnecting cleanly: a bare TCP probe would make
-    // rumqttd log an error for a connection closed before CONNECT.
+    // rumqttd log an error for a connection closed before CONNECT. Each attempt has its own
+    // client id: rumqttd 0.20 panics when an id comes back after its earlier connection's will
+    // task has ended (as a probe that gave up under load leaves it), and the panic poisons a
+    // lock every later connection to that listener needs (bytebeamio/rumqtt#1062).
     let deadline = Instant::now() + Duration::from_secs(10);
+    let mut attempt = 0_u32;
     for (address, version) in [(v5, Version::V5), (v311, Version::V311)] {
-        while !accepts_clients(address, version).await {
+        while !accepts_clients(address, version, attempt).await {
+            attempt += 1;
             if Instant::now() > deadline {
                 anyhow::bail!("the embedded MQTT broker did not start listening on {address}");
             }
@@ -102,13 +107,13 @@ async fn start_mqtt(v5: SocketAddr, v311: SocketAddr) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn accepts_clients(address: SocketAddr, version: Version) -> bool {
+async fn accepts_clients(address: SocketAddr, version: Version, attempt: u32) -> bool {
     let settings = MqttSettings {
         host: address.ip().to_string(),
         port: address.port(),
         tls: None,
         version,
-        client_id: "mqk-dev-probe".into(),
+        client_id: format!("mqk-dev-probe-{attempt}"),
         session: Session::Clean,
         keep_alive: Duration::from_secs(30),
         connect_timeout: Duration::from_secs(1),

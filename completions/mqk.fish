@@ -48,7 +48,7 @@ complete -c mqk -n "__fish_mqk_using_subcommand pub" -s u -l username -d 'User n
 complete -c mqk -n "__fish_mqk_using_subcommand pub" -l password -d 'Password (or set MQK_PASSWORD)' -r
 complete -c mqk -n "__fish_mqk_using_subcommand pub" -l cafile -d 'PEM file of CA certificates for mqtts:// [default: the system\'s]' -r -F
 complete -c mqk -n "__fish_mqk_using_subcommand pub" -s X -d 'A librdkafka property, as KEY=VALUE; repeatable, applied last' -r
-complete -c mqk -n "__fish_mqk_using_subcommand pub" -l metadata-timeout -d 'How long to wait for cluster metadata before calling the cluster unreachable' -r
+complete -c mqk -n "__fish_mqk_using_subcommand pub" -l metadata-timeout -d 'How long to wait for cluster metadata before calling the cluster unreachable, and for the answer to --create-topic' -r
 complete -c mqk -n "__fish_mqk_using_subcommand pub" -l partitions -d 'Partitions of a topic created by --create-topic' -r
 complete -c mqk -n "__fish_mqk_using_subcommand pub" -s l -l lines -d 'Send each stdin line as a message (LF or CRLF removed, nothing added)'
 complete -c mqk -n "__fish_mqk_using_subcommand pub" -s s -l stdin -d 'Send all of stdin as one message'
@@ -62,7 +62,7 @@ complete -c mqk -n "__fish_mqk_using_subcommand sub" -l timeout -d 'Exit with co
 complete -c mqk -n "__fish_mqk_using_subcommand sub" -l format -d 'Output: text (payload and a newline), raw (payload bytes only) or json (envelopes)' -r -f -a "text\t'The payload followed by a newline'
 raw\t'The payload bytes exactly, nothing added'
 json\t'One envelope per line (see the README\'s record envelope)'"
-complete -c mqk -n "__fish_mqk_using_subcommand sub" -l from -d 'Kafka: where to start in every partition' -r -f -a "beginning\t'The oldest record still stored'
+complete -c mqk -n "__fish_mqk_using_subcommand sub" -l from -d 'Where to start in every Kafka partition' -r -f -a "beginning\t'The oldest record still stored'
 end\t'Only records produced after `ready`'"
 complete -c mqk -n "__fish_mqk_using_subcommand sub" -s V -l mqtt-version -d 'MQTT protocol version: 5 or 3.1.1' -r
 complete -c mqk -n "__fish_mqk_using_subcommand sub" -s i -l id -d 'Client id [default: generated; for bridge, derived from the mapping]' -r
@@ -72,9 +72,9 @@ complete -c mqk -n "__fish_mqk_using_subcommand sub" -s u -l username -d 'User n
 complete -c mqk -n "__fish_mqk_using_subcommand sub" -l password -d 'Password (or set MQK_PASSWORD)' -r
 complete -c mqk -n "__fish_mqk_using_subcommand sub" -l cafile -d 'PEM file of CA certificates for mqtts:// [default: the system\'s]' -r -F
 complete -c mqk -n "__fish_mqk_using_subcommand sub" -s X -d 'A librdkafka property, as KEY=VALUE; repeatable, applied last' -r
-complete -c mqk -n "__fish_mqk_using_subcommand sub" -l metadata-timeout -d 'How long to wait for cluster metadata before calling the cluster unreachable' -r
+complete -c mqk -n "__fish_mqk_using_subcommand sub" -l metadata-timeout -d 'How long to wait for cluster metadata before calling the cluster unreachable, and for the answer to --create-topic' -r
 complete -c mqk -n "__fish_mqk_using_subcommand sub" -l partitions -d 'Partitions of a topic created by --create-topic' -r
-complete -c mqk -n "__fish_mqk_using_subcommand sub" -l exit -d 'Kafka: exit once every partition has been read to its end'
+complete -c mqk -n "__fish_mqk_using_subcommand sub" -l exit -d 'Exit once every Kafka partition has been read to its end'
 complete -c mqk -n "__fish_mqk_using_subcommand sub" -l create-topic -d 'Create the Kafka topic if it does not exist (CreateTopics API)'
 complete -c mqk -n "__fish_mqk_using_subcommand sub" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mqk -n "__fish_mqk_using_subcommand bridge" -s q -l qos -d 'MQTT subscription QoS: 0 or 1' -r
@@ -88,7 +88,7 @@ complete -c mqk -n "__fish_mqk_using_subcommand bridge" -s u -l username -d 'Use
 complete -c mqk -n "__fish_mqk_using_subcommand bridge" -l password -d 'Password (or set MQK_PASSWORD)' -r
 complete -c mqk -n "__fish_mqk_using_subcommand bridge" -l cafile -d 'PEM file of CA certificates for mqtts:// [default: the system\'s]' -r -F
 complete -c mqk -n "__fish_mqk_using_subcommand bridge" -s X -d 'A librdkafka property, as KEY=VALUE; repeatable, applied last' -r
-complete -c mqk -n "__fish_mqk_using_subcommand bridge" -l metadata-timeout -d 'How long to wait for cluster metadata before calling the cluster unreachable' -r
+complete -c mqk -n "__fish_mqk_using_subcommand bridge" -l metadata-timeout -d 'How long to wait for cluster metadata before calling the cluster unreachable, and for the answer to --create-topic' -r
 complete -c mqk -n "__fish_mqk_using_subcommand bridge" -l partitions -d 'Partitions of a topic created by --create-topic' -r
 complete -c mqk -n "__fish_mqk_using_subcommand bridge" -l create-topic -d 'Create the Kafka topic if it does not exist (CreateTopics API)'
 complete -c mqk -n "__fish_mqk_using_subcommand bridge" -s h -l help -d 'Print help'

@@ -2,10 +2,18 @@
 //!
 //! Every value here is checked and combined in [`crate::settings`], before anything
 //! connects; no client library type appears in these structs.
+//!
+//! A flag that only one of the two systems understands sits under that system's help
+//! heading ([`MQTT`] or [`KAFKA`]). [`Cli::parse_typed`] notes which flags were typed on the
+//! command line, so that `pub` and `sub` can refuse those of the system their URL does not
+//! name instead of ignoring them; clap's derived structs cannot tell a typed value from a
+//! default.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::kafka::Position;
 use crate::output::Format;
@@ -21,6 +29,61 @@ use crate::output::Format;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The help heading of the flags only MQTT understands.
+pub const MQTT: &str = "MQTT";
+/// The help heading of the flags only Kafka understands.
+pub const KAFKA: &str = "Kafka";
+
+/// A flag typed on the command line (not a default, not from the environment).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Typed {
+    /// The flag as help shows it: `-q/--qos`, `--keep-alive`, `-X`.
+    pub flag: String,
+    /// Its help heading: [`MQTT`] or [`KAFKA`] for a flag of one system only.
+    pub heading: Option<String>,
+}
+
+impl Cli {
+    /// Parses `args` as [`Parser::try_parse_from`] does, and fills in the `typed` flags of
+    /// `pub` and `sub`.
+    pub fn parse_typed<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let mut command = Self::command();
+        let matches = command.try_get_matches_from_mut(args)?;
+        let mut cli = Self::from_arg_matches(&matches).map_err(|e| e.format(&mut command))?;
+        if let Some((name, sub_matches)) = matches.subcommand() {
+            let sub = command.find_subcommand(name).expect("clap matched it");
+            match &mut cli.command {
+                Command::Pub(args) => args.typed = typed(sub, sub_matches),
+                Command::Sub(args) => args.typed = typed(sub, sub_matches),
+                _ => {}
+            }
+        }
+        Ok(cli)
+    }
+}
+
+/// The flags of `command` that `matches` got from the command line.
+fn typed(command: &clap::Command, matches: &ArgMatches) -> Vec<Typed> {
+    command
+        .get_arguments()
+        .filter(|arg| matches.value_source(arg.get_id().as_str()) == Some(ValueSource::CommandLine))
+        .filter_map(|arg| {
+            let flag = match (arg.get_short(), arg.get_long()) {
+                (Some(short), Some(long)) => format!("-{short}/--{long}"),
+                (Some(short), None) => format!("-{short}"),
+                (None, Some(long)) => format!("--{long}"),
+                (None, None) => return None,
+            };
+            let heading = arg.get_help_heading().map(str::to_owned);
+            Some(Typed { flag, heading })
+        })
+        .collect()
 }
 
 #[derive(Debug, Subcommand)]
@@ -42,7 +105,7 @@ pub enum Command {
 
 /// Options for connecting to an MQTT broker.
 #[derive(Debug, Args)]
-#[command(next_help_heading = "MQTT")]
+#[command(next_help_heading = MQTT)]
 pub struct MqttArgs {
     /// MQTT protocol version: 5 or 3.1.1.
     #[arg(
@@ -74,12 +137,13 @@ pub struct MqttArgs {
 
 /// Options for talking to a Kafka cluster.
 #[derive(Debug, Args)]
-#[command(next_help_heading = "Kafka")]
+#[command(next_help_heading = KAFKA)]
 pub struct KafkaArgs {
     /// A librdkafka property, as KEY=VALUE; repeatable, applied last.
     #[arg(short = 'X', value_name = "KEY=VALUE")]
     pub properties: Vec<String>,
-    /// How long to wait for cluster metadata before calling the cluster unreachable.
+    /// How long to wait for cluster metadata before calling the cluster unreachable, and for
+    /// the answer to --create-topic.
     #[arg(long, default_value = "10s", value_name = "DURATION")]
     pub metadata_timeout: humantime::Duration,
     /// Create the Kafka topic if it does not exist (CreateTopics API).
@@ -112,23 +176,23 @@ pub struct PubArgs {
     #[arg(long, value_name = "FORMAT", value_parser = ["json"])]
     pub format: Option<String>,
     /// MQTT QoS: 0, 1 or 2.
-    #[arg(short = 'q', long, default_value_t = 1)]
+    #[arg(short = 'q', long, default_value_t = 1, help_heading = MQTT)]
     pub qos: u8,
     /// Set the MQTT retain flag.
-    #[arg(short = 'r', long)]
+    #[arg(short = 'r', long, help_heading = MQTT)]
     pub retain: bool,
     /// Kafka record key for every message.
-    #[arg(short = 'k', long)]
+    #[arg(short = 'k', long, help_heading = KAFKA)]
     pub key: Option<String>,
     /// Messages sent but not yet acknowledged, at most.
     #[arg(long, default_value_t = 100, value_name = "N")]
     pub inflight: u16,
     /// Give up on a Kafka record not acknowledged after this long.
-    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    #[arg(long, default_value = "30s", value_name = "DURATION", help_heading = KAFKA)]
     pub delivery_timeout: humantime::Duration,
     /// Attempts in a row to reconnect after the MQTT connection is lost, a second apart; a
     /// successful reconnect allows as many again. 0 fails at the first loss.
-    #[arg(long, default_value_t = 5, value_name = "N")]
+    #[arg(long, default_value_t = 5, value_name = "N", help_heading = MQTT)]
     pub reconnects: u32,
     /// No summary line on stderr.
     #[arg(long)]
@@ -137,6 +201,9 @@ pub struct PubArgs {
     pub mqtt: MqttArgs,
     #[command(flatten)]
     pub kafka: KafkaArgs,
+    /// The flags typed on the command line; see [`Cli::parse_typed`].
+    #[arg(skip)]
+    pub typed: Vec<Typed>,
 }
 
 /// `mqk sub`.
@@ -147,7 +214,7 @@ pub struct SubArgs {
     #[arg(required = true, value_name = "URL")]
     pub urls: Vec<String>,
     /// MQTT subscription QoS: 0, 1 or 2.
-    #[arg(short = 'q', long, default_value_t = 1)]
+    #[arg(short = 'q', long, default_value_t = 1, help_heading = MQTT)]
     pub qos: u8,
     /// Exit after N messages.
     #[arg(short = 'n', long, value_name = "N")]
@@ -158,16 +225,19 @@ pub struct SubArgs {
     /// Output: text (payload and a newline), raw (payload bytes only) or json (envelopes).
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
-    /// Kafka: where to start in every partition.
-    #[arg(long, value_enum, default_value = "end")]
+    /// Where to start in every Kafka partition.
+    #[arg(long, value_enum, default_value = "end", help_heading = KAFKA)]
     pub from: Position,
-    /// Kafka: exit once every partition has been read to its end.
-    #[arg(long)]
+    /// Exit once every Kafka partition has been read to its end.
+    #[arg(long, help_heading = KAFKA)]
     pub exit: bool,
     #[command(flatten)]
     pub mqtt: MqttArgs,
     #[command(flatten)]
     pub kafka: KafkaArgs,
+    /// The flags typed on the command line; see [`Cli::parse_typed`].
+    #[arg(skip)]
+    pub typed: Vec<Typed>,
 }
 
 /// `mqk bridge`.
@@ -178,7 +248,7 @@ pub struct BridgeArgs {
     /// The Kafka side: kafka://host:port/TOPIC.
     pub to: String,
     /// MQTT subscription QoS: 0 or 1.
-    #[arg(short = 'q', long, default_value_t = 1)]
+    #[arg(short = 'q', long, default_value_t = 1, help_heading = MQTT)]
     pub qos: u8,
     /// How long the broker keeps the bridge's session while it is away ("never" to keep it
     /// forever).

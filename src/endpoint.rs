@@ -5,8 +5,14 @@
 //! MQTT filters contain `#` and `+`, and topics may contain further slashes. Parsing only
 //! splits the URL; whether a topic is required or valid is decided by the command that uses it
 //! (see [`crate::topic`]).
+//!
+//! The address is checked strictly, since a typo there would otherwise reach a resolver as a
+//! strange host name: a host is a name, an IPv4 address or a bracketed IPv6 address, and
+//! nothing but `:PORT` follows it. Credentials never go in a URL: URLs are repeated in error
+//! messages, so one that holds credentials is refused, and its message leaves them out.
 
 use std::fmt;
+use std::net::Ipv6Addr;
 use std::str::FromStr;
 
 /// Default MQTT port without TLS.
@@ -49,6 +55,23 @@ pub enum UrlError {
     NoHost(String),
     #[error("'{url}' has an invalid port '{port}'")]
     Port { url: String, port: String },
+    #[error(
+        "'{url}' has an invalid host '{host}': write a host name, an IPv4 address or an IPv6 \
+         address in brackets, then :PORT or nothing"
+    )]
+    Host { url: String, host: String },
+    /// `url` has its credentials masked.
+    #[error(
+        "'{url}' holds credentials: they never go in a URL; give them with -u and --password \
+         (or MQK_PASSWORD)"
+    )]
+    MqttCredentials { url: String },
+    /// `url` has its credentials masked.
+    #[error(
+        "'{url}' holds credentials: they never go in a URL; give them as librdkafka \
+         properties, -X sasl.username=… -X sasl.password=…"
+    )]
+    KafkaCredentials { url: String },
 }
 
 impl Endpoint {
@@ -82,6 +105,14 @@ impl FromStr for Endpoint {
         let topic = topic.filter(|t| !t.is_empty()).map(str::to_owned);
         if address.is_empty() {
             return Err(UrlError::NoHost(url.into()));
+        }
+        if let Some((_, host)) = address.rsplit_once('@') {
+            let url = format!("{scheme}://…@{host}/{}", topic.as_deref().unwrap_or(""));
+            return Err(if scheme == "kafka" {
+                UrlError::KafkaCredentials { url }
+            } else {
+                UrlError::MqttCredentials { url }
+            });
         }
         match scheme {
             "mqtt" | "mqtts" => {
@@ -123,16 +154,31 @@ impl fmt::Display for Endpoint {
 
 /// Splits `host[:port]` or `[v6]:port`, filling in `default` when no port is given.
 fn split_host_port(url: &str, address: &str, default: u16) -> Result<(String, u16), UrlError> {
+    let bad_host = || UrlError::Host {
+        url: url.into(),
+        host: address.into(),
+    };
     let (host, port) = if let Some(v6) = address.strip_prefix('[') {
-        let (host, after) = v6
-            .split_once(']')
-            .ok_or_else(|| UrlError::NoHost(url.into()))?;
-        (host, after.strip_prefix(':'))
+        let (host, after) = v6.split_once(']').ok_or_else(bad_host)?;
+        let port = match after {
+            "" => None,
+            _ => Some(after.strip_prefix(':').ok_or_else(bad_host)?),
+        };
+        if host.parse::<Ipv6Addr>().is_err() {
+            return Err(bad_host());
+        }
+        (host, port)
     } else {
-        match address.rsplit_once(':') {
+        let (host, port) = match address.split_once(':') {
             Some((host, port)) => (host, Some(port)),
             None => (address, None),
+        };
+        // A second colon means an IPv6 address without its brackets.
+        let name = |c: char| c.is_ascii_alphanumeric() || "-._".contains(c);
+        if !host.chars().all(name) || port.is_some_and(|p| p.contains(':')) {
+            return Err(bad_host());
         }
+        (host, port)
     };
     if host.is_empty() {
         return Err(UrlError::NoHost(url.into()));
@@ -222,5 +268,52 @@ mod tests {
             "mqtt://h:0/t".parse::<Endpoint>(),
             Err(UrlError::Port { .. })
         ));
+    }
+
+    #[test]
+    fn ipv6_addresses_take_brackets_and_only_a_port_after_them() {
+        let m = mqtt("mqtt://[::1]:1884/t");
+        assert_eq!((m.host.as_str(), m.port), ("::1", 1884));
+        assert_eq!(mqtt("mqtt://[::1]/t").port, 1883);
+        for url in [
+            "mqtt://[::1]x:1883/t",
+            "mqtt://[::1]x/t",
+            "mqtt://[::1]:/t",
+            "mqtt://[::1/t",
+            "mqtt://[nonsense]:1883/t",
+            "mqtt://::1/t",
+            "mqtt://h:1883:1884/t",
+            "mqtt://h st/t",
+            "kafka://a:9092,[::1]x:9093/t",
+            "kafka://a:9092,b:1:2/t",
+        ] {
+            let refused = url.parse::<Endpoint>();
+            assert!(
+                matches!(refused, Err(UrlError::Host { .. } | UrlError::Port { .. })),
+                "{url}: {refused:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn credentials_in_a_url_are_refused_without_being_repeated() {
+        for (url, flags) in [
+            (
+                "mqtt://user:secret@host/t",
+                "-u and --password (or MQK_PASSWORD)",
+            ),
+            (
+                "mqtts://user:secret@host:8883/t",
+                "-u and --password (or MQK_PASSWORD)",
+            ),
+            ("kafka://user:secret@a:9092,b/t", "-X sasl.username"),
+            ("kafka://a:9092,user:secret@b/t", "-X sasl.username"),
+        ] {
+            let message = url.parse::<Endpoint>().unwrap_err().to_string();
+            assert!(message.contains("never go in a URL"), "{message}");
+            assert!(message.contains(flags), "{message}");
+            assert!(!message.contains("secret"), "{message}");
+        }
+        assert_eq!(mqtt("mqtt://h/a@b").topic.as_deref(), Some("a@b"));
     }
 }

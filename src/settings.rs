@@ -5,18 +5,24 @@
 //! values (a keep-alive under a second, an in-flight window of 0, a persistent session
 //! without a client id), so those never get past this module either.
 
+use std::collections::HashSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::cli::{BridgeArgs, DevArgs, KafkaArgs, MqttArgs, PubArgs, SubArgs};
+use crate::cli::{self, BridgeArgs, DevArgs, KafkaArgs, MqttArgs, PubArgs, SubArgs, Typed};
 use crate::endpoint::{Endpoint, KafkaEndpoint, MqttEndpoint};
 use crate::exit::{Code, err};
 use crate::input::Framing;
-use crate::kafka::{KafkaSettings, Position};
+use crate::kafka::{self, KafkaSettings, Position};
 use crate::mqtt::{MqttSettings, Session, TlsSettings, Version};
 use crate::output::Format;
 use crate::topic;
 
 type Result<T> = anyhow::Result<T>;
+
+/// The longest keep-alive MQTT can express, in seconds (a two-byte field).
+const MAX_KEEP_ALIVE_SECS: u64 = 65_535;
+/// The longest MQTT string, in bytes (a two-byte length), client ids included.
+const MAX_MQTT_STRING: usize = 65_535;
 
 fn usage(message: impl Into<String>) -> anyhow::Error {
     err(Code::Usage, message)
@@ -96,7 +102,7 @@ pub struct DevSettings {
 }
 
 pub fn resolve_dev(args: DevArgs) -> Result<DevSettings> {
-    let topics = args
+    let topics: Vec<(String, i32)> = args
         .topics
         .iter()
         .map(|spec| {
@@ -115,6 +121,13 @@ pub fn resolve_dev(args: DevArgs) -> Result<DevSettings> {
             Ok((name.to_owned(), partitions))
         })
         .collect::<Result<_>>()?;
+    let mut seen = HashSet::new();
+    if let Some((name, _)) = topics.iter().find(|(name, _)| !seen.insert(name)) {
+        return Err(usage(format!("--topic {name} is given more than once")));
+    }
+    if args.mqtt_port.is_some() && args.mqtt_port == args.mqtt311_port {
+        return Err(usage("--mqtt-port and --mqtt311-port must differ"));
+    }
     Ok(DevSettings {
         topics,
         mqtt_port: args.mqtt_port,
@@ -131,11 +144,7 @@ pub fn resolve_pub(args: PubArgs) -> Result<PubSettings> {
     }
     let target = match parse_url(&args.url)? {
         Endpoint::Mqtt(endpoint) => {
-            if args.key.is_some() {
-                return Err(usage(
-                    "--key sets a Kafka record key; MQTT messages have none",
-                ));
-            }
+            refuse_flags_of(cli::KAFKA, &args.typed, &args.url)?;
             if let Some(topic) = &endpoint.topic {
                 topic::mqtt_topic(topic).map_err(|e| usage(format!("{}: {e}", args.url)))?;
             } else if !envelopes {
@@ -148,11 +157,7 @@ pub fn resolve_pub(args: PubArgs) -> Result<PubSettings> {
             }
         }
         Endpoint::Kafka(endpoint) => {
-            if args.retain {
-                return Err(usage(
-                    "--retain is an MQTT flag; Kafka records have no retain flag",
-                ));
-            }
+            refuse_flags_of(cli::MQTT, &args.typed, &args.url)?;
             if let Some(topic) = &endpoint.topic {
                 topic::kafka_topic(topic).map_err(|e| usage(format!("{}: {e}", args.url)))?;
             } else if !envelopes {
@@ -181,6 +186,10 @@ pub fn resolve_pub(args: PubArgs) -> Result<PubSettings> {
 
 pub fn resolve_sub(args: SubArgs) -> Result<SubSettings> {
     check_qos(args.qos)?;
+    let timeout = args.timeout.map(Duration::from);
+    if timeout.is_some_and(|t| t.is_zero()) {
+        return Err(usage("--timeout must be longer than 0s"));
+    }
     let endpoints = args
         .urls
         .iter()
@@ -188,6 +197,7 @@ pub fn resolve_sub(args: SubArgs) -> Result<SubSettings> {
         .collect::<Result<Vec<_>>>()?;
     let source = match &endpoints[0] {
         Endpoint::Mqtt(first) => {
+            refuse_flags_of(cli::KAFKA, &args.typed, &args.urls[0])?;
             let mut filters = Vec::new();
             for (url, endpoint) in args.urls.iter().zip(&endpoints) {
                 let Endpoint::Mqtt(m) = endpoint else {
@@ -208,6 +218,7 @@ pub fn resolve_sub(args: SubArgs) -> Result<SubSettings> {
             }
         }
         Endpoint::Kafka(first) => {
+            refuse_flags_of(cli::MQTT, &args.typed, &args.urls[0])?;
             let mut topics = Vec::new();
             for (url, endpoint) in args.urls.iter().zip(&endpoints) {
                 let Endpoint::Kafka(k) = endpoint else {
@@ -234,7 +245,7 @@ pub fn resolve_sub(args: SubArgs) -> Result<SubSettings> {
     Ok(SubSettings {
         source,
         count: args.count,
-        timeout: args.timeout.map(Into::into),
+        timeout,
         format: args.format,
     })
 }
@@ -342,6 +353,23 @@ fn no_topic(url: &str, what: &str) -> anyhow::Error {
     ))
 }
 
+/// Refuses a flag typed for the system `url` does not name: `system` is the other one's help
+/// heading.
+fn refuse_flags_of(system: &str, typed: &[Typed], url: &str) -> Result<()> {
+    let Some(flag) = typed.iter().find(|t| t.heading.as_deref() == Some(system)) else {
+        return Ok(());
+    };
+    let url_is = if system == cli::MQTT {
+        "a Kafka URL"
+    } else {
+        "an MQTT URL"
+    };
+    Err(usage(format!(
+        "{} applies to {system} only, and {url} is {url_is}",
+        flag.flag
+    )))
+}
+
 fn mixed() -> anyhow::Error {
     usage("all URLs must be MQTT, or all Kafka")
 }
@@ -377,6 +405,15 @@ fn mqtt_settings(
             if version == Version::V5 { "5" } else { "3.1.1" }
         )));
     }
+    // MQTT carries it in two bytes and rumqttc casts a longer one: 65536s would reach the
+    // broker as 0, no keep-alive at all.
+    if keep_alive > Duration::from_secs(MAX_KEEP_ALIVE_SECS) {
+        return Err(usage(format!(
+            "--keep-alive must be at most {MAX_KEEP_ALIVE_SECS}s ({}), the longest MQTT can \
+             express",
+            humantime::format_duration(Duration::from_secs(MAX_KEEP_ALIVE_SECS))
+        )));
+    }
     let connect_timeout: Duration = args.connect_timeout.into();
     if connect_timeout < Duration::from_secs(1) {
         return Err(usage("--connect-timeout must be at least 1s"));
@@ -391,6 +428,12 @@ fn mqtt_settings(
     }
     let client_id = match &args.client_id {
         Some(id) if id.is_empty() => return Err(usage("-i/--id must not be empty")),
+        Some(id) if id.len() > MAX_MQTT_STRING => {
+            return Err(usage(format!(
+                "-i/--id is {} bytes long; an MQTT client id has at most {MAX_MQTT_STRING}",
+                id.len()
+            )));
+        }
         Some(id) => id.clone(),
         None => generated_client_id(role),
     };
@@ -425,13 +468,19 @@ fn kafka_settings(
             ))),
         })
         .collect::<Result<Vec<_>>>()?;
+    kafka::check_properties(&overrides).map_err(|e| usage(format!("-X {e}")))?;
     if args.partitions < 1 {
         return Err(usage("--partitions must be at least 1"));
+    }
+    let metadata_timeout: Duration = args.metadata_timeout.into();
+    // librdkafka counts in milliseconds: anything shorter would be no wait at all.
+    if metadata_timeout < Duration::from_millis(1) {
+        return Err(usage("--metadata-timeout must be at least 1ms"));
     }
     let settings = KafkaSettings {
         brokers: endpoint.brokers.clone(),
         overrides,
-        metadata_timeout: args.metadata_timeout.into(),
+        metadata_timeout,
     };
     Ok((settings, args.create_topic.then_some(args.partitions)))
 }
@@ -472,17 +521,42 @@ fn bridge_client_id(from: &str, to: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
+
+    use crate::cli::{Cli, Command};
+
+    fn parse(line: &[&str]) -> Command {
+        Cli::parse_typed([&["mqk"], line].concat()).unwrap().command
+    }
 
     fn pub_args(line: &[&str]) -> Result<PubSettings> {
-        let cli = crate::cli::Cli::try_parse_from([&["mqk", "pub"], line].concat()).unwrap();
-        let crate::cli::Command::Pub(args) = cli.command else {
+        let Command::Pub(args) = parse(&[&["pub"], line].concat()) else {
             unreachable!()
         };
         resolve_pub(args)
     }
 
-    fn usage_message(result: Result<PubSettings>) -> String {
+    fn sub_args(line: &[&str]) -> Result<SubSettings> {
+        let Command::Sub(args) = parse(&[&["sub"], line].concat()) else {
+            unreachable!()
+        };
+        resolve_sub(args)
+    }
+
+    fn bridge_args(line: &[&str]) -> Result<BridgeSettings> {
+        let Command::Bridge(args) = parse(&[&["bridge"], line].concat()) else {
+            unreachable!()
+        };
+        resolve_bridge(args)
+    }
+
+    fn dev_args(line: &[&str]) -> Result<DevSettings> {
+        let Command::Dev(args) = parse(&[&["dev"], line].concat()) else {
+            unreachable!()
+        };
+        resolve_dev(args)
+    }
+
+    fn usage_message<T: std::fmt::Debug>(result: Result<T>) -> String {
         let error = result.unwrap_err();
         assert_eq!(crate::exit::code_of(&error), Code::Usage, "{error}");
         error.to_string()
@@ -541,6 +615,151 @@ mod tests {
             ])
             .is_err()
         );
+    }
+
+    #[test]
+    fn keep_alives_beyond_what_mqtt_can_express_are_refused() {
+        for version in ["5", "3.1.1"] {
+            let line = ["mqtt://h/t", "-m", "x", "-V", version, "--keep-alive"];
+            let message = usage_message(pub_args(&[&line[..], &["65536s"]].concat()));
+            assert!(
+                message.contains("--keep-alive must be at most 65535s"),
+                "{message}"
+            );
+            assert!(pub_args(&[&line[..], &["65535s"]].concat()).is_ok());
+        }
+    }
+
+    #[test]
+    fn zero_timeouts_are_refused() {
+        let message = usage_message(pub_args(&[
+            "kafka://h/t",
+            "-m",
+            "x",
+            "--metadata-timeout",
+            "0s",
+        ]));
+        assert!(message.contains("--metadata-timeout"), "{message}");
+        let message = usage_message(sub_args(&["mqtt://h/t", "--timeout", "0s"]));
+        assert!(message.contains("--timeout"), "{message}");
+        assert!(sub_args(&["mqtt://h/t", "--timeout", "1ms"]).is_ok());
+    }
+
+    #[test]
+    fn client_ids_longer_than_an_mqtt_string_are_refused() {
+        let longest = "i".repeat(65_535);
+        assert!(pub_args(&["mqtt://h/t", "-m", "x", "-i", &longest]).is_ok());
+        let too_long = "i".repeat(65_536);
+        let message = usage_message(pub_args(&["mqtt://h/t", "-m", "x", "-i", &too_long]));
+        assert!(message.contains("-i/--id is 65536 bytes long"), "{message}");
+    }
+
+    #[test]
+    fn librdkafka_properties_are_checked_by_librdkafka() {
+        let line = ["kafka://h/t", "-m", "x", "-X", "linger.ms=5", "-X"];
+        let message = usage_message(pub_args(&[&line[..], &["no.such.thing=1"]].concat()));
+        assert!(message.contains("-X no.such.thing=1: "), "{message}");
+        assert!(
+            message.contains("No such configuration property"),
+            "{message}"
+        );
+        let message = usage_message(pub_args(&[&line[..], &["acks=banana"]].concat()));
+        assert!(message.contains("-X acks=banana: "), "{message}");
+        assert!(pub_args(&[&line[..], &["acks=all"]].concat()).is_ok());
+    }
+
+    #[test]
+    fn dev_topics_and_ports_are_each_given_once() {
+        let message = usage_message(dev_args(&[
+            "--topic", "a", "--topic", "b", "--topic", "a:3",
+        ]));
+        assert!(
+            message.contains("--topic a is given more than once"),
+            "{message}"
+        );
+        let message = usage_message(dev_args(&["--mqtt-port", "7", "--mqtt311-port", "7"]));
+        assert!(
+            message.contains("--mqtt-port and --mqtt311-port"),
+            "{message}"
+        );
+        assert!(dev_args(&["--topic", "a", "--topic", "b:2"]).is_ok());
+    }
+
+    #[test]
+    fn pub_refuses_every_flag_of_the_other_system() {
+        let kafka_flags: &[&[&str]] = &[
+            &["-X", "linger.ms=5"],
+            &["--metadata-timeout", "3s"],
+            &["--create-topic"],
+            &["--partitions", "3"],
+            &["-k", "key"],
+            &["--delivery-timeout", "3s"],
+        ];
+        for flag in kafka_flags {
+            let message = usage_message(pub_args(&[&["mqtt://h/t", "-m", "x"], *flag].concat()));
+            assert!(message.contains(flag[0]), "{flag:?}: {message}");
+            assert!(message.contains("applies to Kafka only"), "{message}");
+            assert!(pub_args(&[&["kafka://h/t", "-m", "x"], *flag].concat()).is_ok());
+        }
+        let mqtt_flags: &[&[&str]] = &[
+            &["-q", "0"],
+            &["-r"],
+            &["--reconnects", "1"],
+            &["-V", "3.1.1"],
+            &["-i", "me"],
+            &["--keep-alive", "10s"],
+            &["--connect-timeout", "2s"],
+            &["-u", "me"],
+            &["--password", "pw"],
+            &["--cafile", "ca.pem"],
+        ];
+        for flag in mqtt_flags {
+            let message = usage_message(pub_args(&[&["kafka://h/t", "-m", "x"], *flag].concat()));
+            assert!(message.contains(flag[0]), "{flag:?}: {message}");
+            assert!(message.contains("applies to MQTT only"), "{message}");
+        }
+    }
+
+    #[test]
+    fn sub_refuses_every_flag_of_the_other_system() {
+        for flag in [&["--from", "beginning"][..], &["--exit"], &["-X", "a=b"]] {
+            let message = usage_message(sub_args(&[&["mqtt://h/t"], flag].concat()));
+            assert!(message.contains(flag[0]), "{flag:?}: {message}");
+        }
+        for flag in [&["-q", "2"][..], &["-i", "me"], &["-u", "me"]] {
+            let message = usage_message(sub_args(&[&["kafka://h/t"], flag].concat()));
+            assert!(message.contains(flag[0]), "{flag:?}: {message}");
+        }
+        assert!(sub_args(&["kafka://h/t", "--from", "beginning", "--exit"]).is_ok());
+        assert!(sub_args(&["mqtt://h/t", "-q", "2", "-i", "me"]).is_ok());
+    }
+
+    #[test]
+    fn bridge_takes_the_flags_of_both_systems() {
+        let both = bridge_args(&[
+            "mqtt://h/t",
+            "kafka://k/t",
+            "-q",
+            "0",
+            "-V",
+            "3.1.1",
+            "-i",
+            "me",
+            "-u",
+            "me",
+            "--password",
+            "pw",
+            "--keep-alive",
+            "10s",
+            "-X",
+            "linger.ms=5",
+            "--metadata-timeout",
+            "3s",
+            "--create-topic",
+            "--partitions",
+            "3",
+        ]);
+        assert!(both.is_ok(), "{both:?}");
     }
 
     #[test]

@@ -113,8 +113,8 @@ fn bridge_killed_twice_mid_stream_loses_nothing_and_keeps_each_topic_in_order() 
     });
     let report = stop_bridge(bridge);
     assert!(
-        report.redelivered > 0,
-        "the broker redelivered nothing after the second kill: {report:?}"
+        report.dup_flagged > 0,
+        "nothing carried the DUP flag after the second kill: {report:?}"
     );
     let records = kafka_records(&kafka_topic);
 
@@ -604,8 +604,9 @@ impl Running {
 #[derive(Debug)]
 struct Report {
     forwarded: usize,
-    /// Of those, how many the broker marked as redelivered (DUP).
-    redelivered: usize,
+    /// Of those, how many carried the DUP flag: redeliveries, and with Mosquitto also first
+    /// deliveries of messages queued while the bridge was away.
+    dup_flagged: usize,
     acknowledged: usize,
 }
 
@@ -628,12 +629,12 @@ fn stop_bridge(bridge: Running) -> Report {
         .filter_map(|n| n.parse().ok())
         .collect();
     match numbers[..] {
-        [forwarded, redelivered, acknowledged] => Report {
+        [forwarded, dup_flagged, acknowledged] if line.contains("carried the DUP flag") => Report {
             forwarded,
-            redelivered,
+            dup_flagged,
             acknowledged,
         },
-        _ => panic!("the stop line does not hold three counts: {line}"),
+        _ => panic!("the stop line does not hold three counts, one 'carried the DUP flag': {line}"),
     }
 }
 

@@ -7,6 +7,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Read};
+use std::net::TcpListener;
 use std::process::ChildStdout;
 use std::time::{Duration, Instant};
 
@@ -121,6 +122,82 @@ fn dev_refuses_a_kafka_topic_it_did_not_create_and_does_not_create_it_on_the_way
             "{attempt} pub was not fast"
         );
     }
+}
+
+#[test]
+fn create_topic_on_dev_fails_within_the_metadata_timeout_saying_to_use_dev_topic() {
+    let dev = Dev::start(&[]);
+    let topic = common::fresh("dev-create");
+    let url = format!("{}/{topic}", dev.url("MQK_KAFKA"));
+
+    let started = Instant::now();
+    let refused = common::run(
+        &[
+            "pub",
+            &url,
+            "-m",
+            "x",
+            "--create-topic",
+            "--metadata-timeout",
+            "2s",
+        ],
+        b"",
+        LIMIT,
+    );
+
+    let stderr = common::stderr(&refused);
+    assert_eq!(refused.status.code(), Some(5), "stderr: {stderr}");
+    assert!(
+        stderr.contains("the broker does not implement CreateTopics"),
+        "stderr: {stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("mqk dev --topic {topic}:1")),
+        "stderr: {stderr}"
+    );
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(6),
+        "took {took:?} with a 2 s timeout"
+    );
+}
+
+#[test]
+fn dev_refuses_a_port_another_process_listens_on_naming_the_flag() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+
+    for flag in ["--mqtt-port", "--mqtt311-port"] {
+        let started = Instant::now();
+        let refused = common::run(&["dev", flag, &port], b"", LIMIT);
+
+        let stderr = common::stderr(&refused);
+        assert_eq!(refused.status.code(), Some(1), "{flag}; stderr: {stderr}");
+        assert!(
+            stderr.contains(&format!("{flag} {port}: cannot listen on 127.0.0.1:{port}")),
+            "stderr: {stderr}"
+        );
+        assert!(refused.stdout.is_empty(), "dev printed URLs for {flag}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{flag}: not at once"
+        );
+    }
+}
+
+#[test]
+fn dev_on_the_mqtt_port_of_another_dev_fails_instead_of_pointing_at_it() {
+    let first = Dev::start(&[]);
+    let url = first.url("MQK_MQTT");
+    let port = &url[url.rfind(':').unwrap() + 1..];
+
+    let second = common::run(&["dev", "--mqtt-port", port], b"", LIMIT);
+
+    let stderr = common::stderr(&second);
+    assert_eq!(second.status.code(), Some(1), "stderr: {stderr}");
+    let ready = stderr.lines().any(|line| line.starts_with("ready"));
+    assert!(!ready, "the second dev said ready; stderr: {stderr}");
+    assert!(second.stdout.is_empty(), "the second dev printed URLs");
 }
 
 #[test]

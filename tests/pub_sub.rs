@@ -150,6 +150,120 @@ fn usage_errors_exit_2_before_connecting_and_name_what_is_wrong() {
     }
 }
 
+#[test]
+fn values_the_protocols_or_clients_cannot_take_exit_2_before_connecting() {
+    // Nothing listens there: a usage error must be found before any connection is tried.
+    let address = format!("127.0.0.1:{}", closed_port());
+    let mqtt = format!("mqtt://{address}/t");
+    let kafka = format!("kafka://{address}/t");
+    let long_id = "i".repeat(65_536);
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["pub", &mqtt, "-m", "x", "--keep-alive", "65536s"],
+            "65535s",
+        ),
+        (vec!["pub", &mqtt, "-m", "x", "-i", &long_id], "-i/--id"),
+        (
+            vec!["pub", &kafka, "-m", "x", "--metadata-timeout", "0s"],
+            "--metadata-timeout",
+        ),
+        (vec!["sub", &mqtt, "--timeout", "0s"], "--timeout"),
+        (
+            vec!["pub", &kafka, "-m", "x", "-X", "no.such.key=1"],
+            "-X no.such.key=1",
+        ),
+        (
+            vec!["dev", "--topic", "twice", "--topic", "twice:2"],
+            "--topic twice",
+        ),
+    ];
+    assert_usage_errors(&cases);
+}
+
+#[test]
+fn urls_with_junk_after_the_address_or_with_credentials_exit_2_before_connecting() {
+    let port = closed_port();
+    let junk = format!("mqtt://[::1]x:{port}/t");
+    let kafka_junk = format!("kafka://127.0.0.1:{port},[::1]x:{port}/t");
+    let credentials = format!("mqtt://user:secret@127.0.0.1:{port}/t");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["pub", &junk, "-m", "x"], "invalid host '[::1]x:"),
+        (vec!["pub", &kafka_junk, "-m", "x"], "invalid host '[::1]x:"),
+        (
+            vec!["sub", &credentials],
+            "-u and --password (or MQK_PASSWORD)",
+        ),
+    ];
+    let outputs = assert_usage_errors(&cases);
+    assert!(
+        !stderr(&outputs[2]).contains("secret"),
+        "{}",
+        stderr(&outputs[2])
+    );
+}
+
+#[test]
+fn flags_of_the_system_the_url_does_not_name_exit_2_before_connecting() {
+    let address = format!("127.0.0.1:{}", closed_port());
+    let mqtt = format!("mqtt://{address}/t");
+    let kafka = format!("kafka://{address}/t");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["pub", &mqtt, "-m", "x", "--create-topic"],
+            "--create-topic applies to Kafka",
+        ),
+        (
+            vec!["pub", &mqtt, "-m", "x", "-X", "acks=1"],
+            "-X applies to Kafka",
+        ),
+        (
+            vec!["sub", &mqtt, "--from", "beginning"],
+            "--from applies to Kafka",
+        ),
+        (
+            vec!["pub", &kafka, "-m", "x", "--keep-alive", "9s"],
+            "--keep-alive applies to MQTT",
+        ),
+        (
+            vec!["sub", &kafka, "-u", "me"],
+            "-u/--username applies to MQTT",
+        ),
+        (vec!["sub", &kafka, "-q", "0"], "-q/--qos applies to MQTT"),
+    ];
+    assert_usage_errors(&cases);
+}
+
+#[test]
+fn kafka_pub_ignores_an_mqtt_password_from_the_environment() {
+    let topic = common::kafka_topic("kafka-env-password", 1);
+    let mut command = common::mqk(&["pub", &kafka(&topic), "-m", "x"]);
+    command.env("MQK_PASSWORD", "for the MQTT broker");
+
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("mqk starts");
+    let output = common::wait_output(child, LIMIT);
+
+    assert_exit(&output, 0, "pub to Kafka with MQK_PASSWORD set");
+}
+
+/// Runs each command line, asserting that it exits 2 at once and names what is wrong.
+fn assert_usage_errors(cases: &[(Vec<&str>, &str)]) -> Vec<Output> {
+    let mut outputs = Vec::new();
+    for (args, named) in cases {
+        let started = Instant::now();
+        let output = common::run(args, b"", Duration::from_secs(10));
+        assert_within(started, Duration::from_secs(2));
+        assert_exit(&output, 2, &args.join(" "));
+        assert_says(&output, named);
+        outputs.push(output);
+    }
+    outputs
+}
+
 // Scenario 5 and C09: binary payloads arrive byte-identical.
 
 #[test]

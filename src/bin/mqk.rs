@@ -4,13 +4,13 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
+use clap::CommandFactory;
 use mqk::cli::{Cli, Command};
 use mqk::exit::{Code, code_of};
 use mqk::{cmd, settings};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_typed(std::env::args_os()).unwrap_or_else(|e| e.exit());
     init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -140,7 +140,7 @@ pub async fn run(settings: BridgeSettings, interrupts: &mut Interrupts) -> anyho
     connection.disconnect(Duration::from_secs(patience)).await;
     producer.flush(Duration::from_secs(1));
     eprintln!(
-        "bridge stopped: {} messages forwarded ({} redelivered by the broker), {} acknowledged",
+        "bridge stopped: {} messages forwarded ({} carried the DUP flag), {} acknowledged",
         counts.forwarded, counts.redelivered, counts.acknowledged
     );
     result

@@ -5,6 +5,11 @@
 //! The MQTT broker is rumqttd, which serves MQTT 5 and 3.1.1 on separate listeners; the
 //! Kafka cluster is librdkafka's mock cluster, which other processes reach on loopback.
 //! The mock cluster has no CreateTopics handler, so topics are created here, with `--topic`.
+//!
+//! rumqttd binds its listeners itself and only logs a bind failure, after which the readiness
+//! probe would happily talk to whatever process holds the port. So `dev` binds both ports
+//! first, at once, and releases them just before rumqttd binds them: a taken port fails
+//! here, naming the flag. Another process can still take a port in the moment between.
 
 use std::future::Future;
 use std::io::Write;
@@ -23,8 +28,11 @@ pub async fn run(
     mut out: impl Write,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let v5 = SocketAddr::from((Ipv4Addr::LOCALHOST, port(settings.mqtt_port)?));
-    let v311 = SocketAddr::from((Ipv4Addr::LOCALHOST, port(settings.mqtt311_port)?));
+    let (v5, v311) = {
+        let v5 = listen(settings.mqtt_port, "--mqtt-port")?;
+        let v311 = listen(settings.mqtt311_port, "--mqtt311-port")?;
+        (v5.local_addr()?, v311.local_addr()?)
+    };
     start_mqtt(v5, v311).await?;
 
     let cluster = MockCluster::new(1).context("cannot start the Kafka mock cluster")?;
@@ -59,14 +67,13 @@ pub async fn run(
     Ok(())
 }
 
-/// The given port, or one the system has free right now.
-fn port(given: Option<u16>) -> anyhow::Result<u16> {
-    match given {
-        Some(port) => Ok(port),
-        None => Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
-            .local_addr()?
-            .port()),
-    }
+/// A loopback listener on the port `flag` gave, or on one the system has free.
+fn listen(given: Option<u16>, flag: &str) -> anyhow::Result<TcpListener> {
+    let port = given.unwrap_or(0);
+    TcpListener::bind((Ipv4Addr::LOCALHOST, port)).with_context(|| match given {
+        Some(port) => format!("{flag} {port}: cannot listen on 127.0.0.1:{port}"),
+        None => "cannot find a free loopback port".into(),
+    })
 }
 
 /// Starts rumqttd on its own threads and waits until both listeners take an MQTT client.
@@ -82,10 +89,15 @@ async fn start_mqtt(v5: SocketAddr, v311: SocketAddr) -> anyhow::Result<()> {
             }
         })?;
     // A real client, connecting and disconnecting cleanly: a bare TCP probe would make
-    // rumqttd log an error for a connection closed before CONNECT.
+    // rumqttd log an error for a connection closed before CONNECT. Each attempt has its own
+    // client id: rumqttd 0.20 panics when an id comes back after its earlier connection's will
+    // task has ended (as a probe that gave up under load leaves it), and the panic poisons a
+    // lock every later connection to that listener needs (bytebeamio/rumqtt#1062).
     let deadline = Instant::now() + Duration::from_secs(10);
+    let mut attempt = 0_u32;
     for (address, version) in [(v5, Version::V5), (v311, Version::V311)] {
-        while !accepts_clients(address, version).await {
+        while !accepts_clients(address, version, attempt).await {
+            attempt += 1;
             if Instant::now() > deadline {
                 anyhow::bail!("the embedded MQTT broker did not start listening on {address}");
             }
@@ -95,13 +107,13 @@ async fn start_mqtt(v5: SocketAddr, v311: SocketAddr) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn accepts_clients(address: SocketAddr, version: Version) -> bool {
+async fn accepts_clients(address: SocketAddr, version: Version, attempt: u32) -> bool {
     let settings = MqttSettings {
         host: address.ip().to_string(),
         port: address.port(),
         tls: None,
         version,
-        client_id: "mqk-dev-probe".into(),
+        client_id: format!("mqk-dev-probe-{attempt}"),
         session: Session::Clean,
         keep_alive: Duration::from_secs(30),
         connect_timeout: Duration::from_secs(1),

@@ -1,5 +1,11 @@
 //! Topic checks and creation: a missing topic is an error that says so, unless the user
 //! asked for it to be created.
+//!
+//! Not every broker implements CreateTopics. One that leaves it out of its API versions makes
+//! librdkafka fail at once; librdkafka's mock cluster (what `mqk dev` runs) names as its
+//! controller a broker 0 it does not have, so the request waits for a broker that never
+//! comes. Both end within the metadata timeout with the same advice: create the topic on the
+//! broker itself.
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -48,7 +54,8 @@ pub async fn ensure_topic(
 }
 
 /// Creates `topic` with `partitions` partitions through the CreateTopics API, with the
-/// broker's default replication factor.
+/// broker's default replication factor, waiting at most the metadata timeout. A broker that
+/// does not implement the API, or gives no answer in time, is [`Code::NoTopic`].
 pub async fn create_topic(
     settings: &KafkaSettings,
     topic: &str,
@@ -59,28 +66,45 @@ pub async fn create_topic(
         ..Context::default()
     })?;
     let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(-1));
-    let options = AdminOptions::new().operation_timeout(Some(settings.metadata_timeout));
-    let cannot = |cause: String| {
+    let timeout = settings.metadata_timeout;
+    let options = AdminOptions::new()
+        .operation_timeout(Some(timeout))
+        .request_timeout(Some(timeout));
+    let cannot = |code: Code, cause: String| {
+        let brokers = &settings.brokers;
         err(
-            Code::Failure,
+            code,
+            format!("cannot create kafka topic '{topic}' on {brokers}: {cause}"),
+        )
+    };
+    let unimplemented = |note: String| {
+        cannot(
+            Code::NoTopic,
             format!(
-                "cannot create kafka topic '{topic}' on {}: {cause}",
-                settings.brokers
+                "the broker does not implement CreateTopics{note}; create the topic on the \
+                 broker itself, or for mqk dev's cluster with `mqk dev --topic \
+                 {topic}:{partitions}`"
             ),
         )
     };
     let results = match admin.create_topics([&new], &options).await {
         Ok(results) => results,
-        Err(KafkaError::AdminOp(RDKafkaErrorCode::UnsupportedVersion)) => {
-            return Err(cannot("the broker does not implement CreateTopics".into()));
+        Err(KafkaError::AdminOp(
+            RDKafkaErrorCode::UnsupportedVersion | RDKafkaErrorCode::UnsupportedFeature,
+        )) => return Err(unimplemented(String::new())),
+        Err(KafkaError::AdminOp(
+            RDKafkaErrorCode::OperationTimedOut | RDKafkaErrorCode::RequestTimedOut,
+        )) => {
+            let waited = humantime::format_duration(timeout);
+            return Err(unimplemented(format!(" (no answer within {waited})")));
         }
-        Err(e) => return Err(cannot(e.to_string())),
+        Err(e) => return Err(cannot(Code::Failure, e.to_string())),
     };
     for result in results {
         match result {
             Ok(_) => {}
             Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((_, code)) => return Err(cannot(code.to_string())),
+            Err((_, code)) => return Err(cannot(Code::Failure, code.to_string())),
         }
     }
     Ok(())

@@ -21,6 +21,7 @@ mod produce;
 use std::time::Duration;
 
 use rdkafka::ClientConfig;
+use rdkafka::error::KafkaError;
 
 pub use admin::{create_topic, ensure_topic};
 pub use consume::{Consumer, Position, Received};
@@ -52,6 +53,22 @@ impl KafkaSettings {
             config.set(key, value);
         }
         config
+    }
+}
+
+/// Hands `-X` properties to a librdkafka configuration without creating a client (which would
+/// start connecting): an unknown key, or a value librdkafka does not take, comes back in
+/// librdkafka's own words, as `KEY=VALUE: why`. Combinations librdkafka only refuses when a
+/// client is created still fail then.
+pub fn check_properties(properties: &[(String, String)]) -> Result<(), String> {
+    let mut config = ClientConfig::new();
+    for (key, value) in properties {
+        config.set(key, value);
+    }
+    match config.create_native_config() {
+        Ok(_) => Ok(()),
+        Err(KafkaError::ClientConfig(_, why, key, value)) => Err(format!("{key}={value}: {why}")),
+        Err(other) => Err(other.to_string()),
     }
 }
 

@@ -304,8 +304,20 @@ impl KafkaBehindProxy {
         }
     }
 
-    fn url(&self, topic: &str) -> String {
-        format!("kafka://{}/{topic}", self.proxy.address())
+    /// The one topic the bridge creates on this tansu, through the proxy.
+    fn url(&self) -> String {
+        format!("kafka://{}/bridged", self.proxy.address())
+    }
+
+    /// `mqk bridge` from an MQTT topic to [`KafkaBehindProxy::url`], creating the topic.
+    fn bridge_args(&self, mqtt_topic: &str, extra: &[&str]) -> Vec<String> {
+        let url = self.url();
+        let args = ["bridge", &mqtt_url(mqtt_topic), &url, "--create-topic"];
+        [&args[..], &["--partitions", "1"], extra]
+            .concat()
+            .into_iter()
+            .map(String::from)
+            .collect()
     }
 }
 
@@ -356,19 +368,8 @@ fn bridge_through_a_20_s_kafka_outage_forwards_everything_in_order_and_stays_con
     const COUNT: usize = 3_000;
     let mqtt_topic = common::fresh("bridge-kafka-outage");
     let kafka = KafkaBehindProxy::start();
-    let kafka_url = kafka.url("outage");
-    let args: Vec<String> = [
-        "bridge",
-        &mqtt_url(&mqtt_topic),
-        &kafka_url,
-        "--create-topic",
-        "--partitions",
-        "1",
-        "--keep-alive",
-        KEEP_ALIVE,
-    ]
-    .map(String::from)
-    .into();
+    let kafka_url = kafka.url();
+    let args = kafka.bridge_args(&mqtt_topic, &["--keep-alive", KEEP_ALIVE]);
     let sequence = sequence(COUNT);
     let bridge = Running::start(&args);
     let publisher = PacedPub::start(&mqtt_topic, &sequence, 300);
@@ -400,17 +401,8 @@ fn a_second_sigterm_while_kafka_is_down_stops_the_bridge_at_once_and_loses_nothi
     const COUNT: usize = 50;
     let mqtt_topic = common::fresh("bridge-double-term");
     let kafka = KafkaBehindProxy::start();
-    let kafka_url = kafka.url("double-term");
-    let args: Vec<String> = [
-        "bridge",
-        &mqtt_url(&mqtt_topic),
-        &kafka_url,
-        "--create-topic",
-        "--partitions",
-        "1",
-    ]
-    .map(String::from)
-    .into();
+    let kafka_url = kafka.url();
+    let args = kafka.bridge_args(&mqtt_topic, &[]);
     let sequence = sequence(COUNT);
     let bridge = Running::start(&args);
 

@@ -28,8 +28,8 @@ use crate::settings::BridgeSettings;
 struct InFlight {
     delivery: Delivery,
     ack: AckToken,
-    /// Connection generation it arrived on: after a reconnect the broker redelivers it, so
-    /// the old acknowledgement must not be sent on the new connection.
+    /// Connection generation it arrived on: after a reconnect the broker redelivers it, and
+    /// the connection drops the old acknowledgement, so it does not count as acknowledged.
     generation: u64,
     topic: String,
 }
@@ -89,7 +89,6 @@ pub async fn run(settings: BridgeSettings, interrupts: &mut Interrupts) -> anyho
             event = connection.poll(), if queue.len() < window || draining => match event {
                 Ok(Event::Connected { session_present }) => {
                     generation += 1;
-                    connection.drop_unsent_acks();
                     if !session_present && generation > 1 {
                         tracing::warn!("the broker did not keep the bridge's session");
                     }

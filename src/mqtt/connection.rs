@@ -229,12 +229,6 @@ impl Connection {
         }
     }
 
-    /// Forgets acknowledgements not yet sent: after a reconnect they belong to a connection
-    /// that is gone, and the broker redelivers their messages.
-    pub fn drop_unsent_acks(&mut self) {
-        self.acks.clear();
-    }
-
     /// Sends every pending acknowledgement, then DISCONNECT, waiting at most `limit` in all.
     /// Messages arriving meanwhile are left unacknowledged, for the broker to redeliver. A
     /// connection that has failed is left alone: its acknowledgements are void.

@@ -12,17 +12,22 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-ensure_mosquitto() {
-    if command -v mosquitto >/dev/null 2>&1 || [[ -x /usr/sbin/mosquitto ]]; then
+# Mosquitto (and its mosquitto_passwd) for the tests that need a broker of their own, and
+# openssl for the TLS tests' certificates.
+ensure_test_tools() {
+    local missing=()
+    command -v mosquitto >/dev/null 2>&1 || [[ -x /usr/sbin/mosquitto ]] || missing+=(mosquitto)
+    command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+    if ((${#missing[@]} == 0)); then
         return 0
     fi
-    echo "test: installing mosquitto" >&2
+    echo "test: installing ${missing[*]}" >&2
     local sudo=()
     if ((EUID != 0)); then
         sudo=(sudo)
     fi
     "${sudo[@]}" apt-get update
-    "${sudo[@]}" apt-get install -y mosquitto
+    "${sudo[@]}" apt-get install -y "${missing[@]}"
 }
 
 # Called on every exit: stop the brokers, show their logs after a failure.
@@ -43,7 +48,7 @@ cleanup() {
     exit "$status"
 }
 
-ensure_mosquitto
+ensure_test_tools
 scripts/setup.sh
 MQK_TANSU="$(scripts/install-tansu.sh)"
 export MQK_TANSU

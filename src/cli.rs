@@ -58,13 +58,33 @@ impl Cli {
         let mut cli = Self::from_arg_matches(&matches).map_err(|e| e.format(&mut command))?;
         if let Some((name, sub_matches)) = matches.subcommand() {
             let sub = command.find_subcommand(name).expect("clap matched it");
-            match &mut cli.command {
-                Command::Pub(args) => args.typed = typed(sub, sub_matches),
-                Command::Sub(args) => args.typed = typed(sub, sub_matches),
-                _ => {}
+            let mqtt = match &mut cli.command {
+                Command::Pub(args) => {
+                    args.typed = typed(sub, sub_matches);
+                    Some(&mut args.mqtt)
+                }
+                Command::Sub(args) => {
+                    args.typed = typed(sub, sub_matches);
+                    Some(&mut args.mqtt)
+                }
+                Command::Bridge(args) => Some(&mut args.mqtt),
+                _ => None,
+            };
+            if let Some(mqtt) = mqtt {
+                forget_unused_password(mqtt, sub_matches);
             }
         }
         Ok(cli)
+    }
+}
+
+/// An MQTT password is used only with a user name. One from `MQK_PASSWORD` alone (exported
+/// for another command, say) is left out rather than refused; a typed `--password` without
+/// `-u` stays, to be refused as a usage error.
+fn forget_unused_password(mqtt: &mut MqttArgs, matches: &ArgMatches) {
+    if mqtt.username.is_none() && matches.value_source("password") == Some(ValueSource::EnvVariable)
+    {
+        mqtt.password = None;
     }
 }
 

@@ -24,6 +24,27 @@ const MAX_KEEP_ALIVE_SECS: u64 = 65_535;
 /// The longest MQTT string, in bytes (a two-byte length), client ids included.
 const MAX_MQTT_STRING: usize = 65_535;
 
+/// The PEM text of `--cafile`, once it is known to hold at least one certificate, so that a
+/// wrong file is refused before connecting rather than named as a TLS failure.
+fn ca_certificates(path: &std::path::Path) -> Result<Vec<u8>> {
+    use rustls_pki_types::{CertificateDer, pem::PemObject};
+    let shown = path.display();
+    let pem = std::fs::read(path)
+        .map_err(|e| err(Code::BadInput, format!("cannot read --cafile {shown}: {e}")))?;
+    let mut certificates = CertificateDer::pem_slice_iter(&pem);
+    match certificates.next() {
+        Some(Ok(_)) if certificates.all(|c| c.is_ok()) => Ok(pem),
+        Some(Ok(_)) | Some(Err(_)) => Err(err(
+            Code::BadInput,
+            format!("--cafile {shown} holds a PEM certificate that does not parse"),
+        )),
+        None => Err(err(
+            Code::BadInput,
+            format!("--cafile {shown} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"),
+        )),
+    }
+}
+
 fn usage(message: impl Into<String>) -> anyhow::Error {
     err(Code::Usage, message)
 }
@@ -440,9 +461,12 @@ fn mqtt_settings(
     Ok(MqttSettings {
         host: endpoint.host.clone(),
         port: endpoint.port,
-        tls: endpoint.tls.then(|| TlsSettings {
-            ca_file: args.cafile.clone(),
-        }),
+        tls: match endpoint.tls {
+            true => Some(TlsSettings {
+                ca: args.cafile.as_deref().map(ca_certificates).transpose()?,
+            }),
+            false => None,
+        },
         version,
         client_id,
         session: Session::Clean,

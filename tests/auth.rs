@@ -10,16 +10,9 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use common::own::{self, OwnBroker};
+use common::stderr;
 
 const LIMIT: Duration = Duration::from_secs(20);
-
-fn mosquitto() -> String {
-    ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .expect("mosquitto is installed (make test installs it)")
-        .to_owned()
-}
 
 /// A Mosquitto with user `alice` (password `secret`), who may write `open/#` and only read
 /// `deny/#`. Stopped when dropped.
@@ -38,32 +31,24 @@ fn guarded_broker() -> OwnBroker {
         "user alice\ntopic readwrite open/#\ntopic read deny/#\n",
     )
     .unwrap();
-    let port = own::free_port();
-    let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
-    let config = format!(
-        "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\nacl_file {}\n\
-         user {user}\n",
-        passwords.display(),
-        dir.join("acl").display()
-    );
-    std::fs::write(dir.join("mosquitto.conf"), config).unwrap();
-    let mut command = Command::new(mosquitto());
-    command.arg("-c").arg(dir.join("mosquitto.conf"));
-    OwnBroker::spawn(command, port, &dir)
+    own::mosquitto(
+        &dir,
+        &format!(
+            "allow_anonymous false\npassword_file {}\nacl_file {}\n",
+            passwords.display(),
+            dir.join("acl").display()
+        ),
+    )
 }
 
 fn run(args: &[&str]) -> Output {
     common::run(args, b"", LIMIT)
 }
 
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
 #[test]
 fn a_wrong_password_exits_4_with_the_brokers_reason() {
     let broker = guarded_broker();
-    let url = format!("mqtt://127.0.0.1:{}/open/x", broker.port());
+    let url = format!("{}/open/x", broker.mqtt());
     for version in ["5", "3.1.1"] {
         let output = run(&[
             "pub",
@@ -110,7 +95,7 @@ fn a_wrong_password_exits_4_with_the_brokers_reason() {
 #[test]
 fn the_right_password_publishes() {
     let broker = guarded_broker();
-    let url = format!("mqtt://127.0.0.1:{}/open/x", broker.port());
+    let url = format!("{}/open/x", broker.mqtt());
     let output = run(&[
         "pub",
         &url,
@@ -127,7 +112,7 @@ fn the_right_password_publishes() {
 #[test]
 fn an_acl_denied_publish_on_mqtt_5_exits_4_naming_reason_0x87() {
     let broker = guarded_broker();
-    let url = format!("mqtt://127.0.0.1:{}/deny/x", broker.port());
+    let url = format!("{}/deny/x", broker.mqtt());
     for qos in ["1", "2"] {
         let output = run(&[
             "pub",
@@ -165,7 +150,7 @@ fn an_acl_denied_publish_on_mqtt_5_exits_4_naming_reason_0x87() {
 #[test]
 fn an_acl_denied_publish_on_mqtt_3_1_1_cannot_be_noticed() {
     let broker = guarded_broker();
-    let url = format!("mqtt://127.0.0.1:{}/deny/x", broker.port());
+    let url = format!("{}/deny/x", broker.mqtt());
     let output = run(&[
         "pub",
         &url,

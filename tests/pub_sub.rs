@@ -19,6 +19,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::Value;
 
+use common::{assert_exit, envelopes, payload, stderr};
+
 /// How long any single `mqk` run of these tests may take before it counts as hung.
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -157,6 +159,7 @@ fn values_the_protocols_or_clients_cannot_take_exit_2_before_connecting() {
     let mqtt = format!("mqtt://{address}/t");
     let kafka = format!("kafka://{address}/t");
     let long_id = "i".repeat(65_536);
+    let sasl = "security.protocol=sasl_plaintext";
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (
             vec!["pub", &mqtt, "-m", "x", "--keep-alive", "65536s"],
@@ -171,6 +174,27 @@ fn values_the_protocols_or_clients_cannot_take_exit_2_before_connecting() {
         (
             vec!["pub", &kafka, "-m", "x", "-X", "no.such.key=1"],
             "-X no.such.key=1",
+        ),
+        (
+            vec![
+                "pub",
+                &kafka,
+                "-m",
+                "x",
+                "-X",
+                sasl,
+                "-X",
+                "sasl.mechanism=PLAIN",
+            ],
+            "-X properties do not go together: sasl.username",
+        ),
+        (
+            vec!["sub", &kafka, "-X", sasl, "-X", "sasl.mechanism=PLAIN"],
+            "-X properties do not go together: sasl.username",
+        ),
+        (
+            vec!["pub", &kafka, "-m", "x", "-X", "security.protocol=ssl"],
+            "OpenSSL not available",
         ),
         (
             vec!["dev", "--topic", "twice", "--topic", "twice:2"],
@@ -234,20 +258,24 @@ fn flags_of_the_system_the_url_does_not_name_exit_2_before_connecting() {
 }
 
 #[test]
-fn kafka_pub_ignores_an_mqtt_password_from_the_environment() {
+fn a_password_from_the_environment_is_left_out_where_no_user_name_uses_it() {
     let topic = common::kafka_topic("kafka-env-password", 1);
-    let mut command = common::mqk(&["pub", &kafka(&topic), "-m", "x"]);
-    command.env("MQK_PASSWORD", "for the MQTT broker");
+    let to_kafka = with_env_password(&["pub", &kafka(&topic), "-m", "x"]);
+    let to_mqtt = with_env_password(&["pub", &mqtt(&common::fresh("env-password")), "-m", "x"]);
 
-    let child = command
+    assert_exit(&to_kafka, 0, "pub to Kafka with MQK_PASSWORD set");
+    assert_exit(&to_mqtt, 0, "pub to MQTT without -u, with MQK_PASSWORD set");
+}
+
+fn with_env_password(args: &[&str]) -> Output {
+    let child = common::mqk(args)
+        .env("MQK_PASSWORD", "for another broker")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("mqk starts");
-    let output = common::wait_output(child, LIMIT);
-
-    assert_exit(&output, 0, "pub to Kafka with MQK_PASSWORD set");
+    common::wait_output(child, LIMIT)
 }
 
 /// Runs each command line, asserting that it exits 2 at once and names what is wrong.
@@ -776,15 +804,6 @@ fn publish(args: &[&str], stdin: &[u8]) -> Output {
     output
 }
 
-fn assert_exit(output: &Output, code: i32, what: &str) {
-    assert_eq!(
-        output.status.code(),
-        Some(code),
-        "{what}; stderr:\n{}",
-        stderr(output)
-    );
-}
-
 /// Asserts that the command's stderr contains `text`.
 fn assert_says(output: &Output, text: &str) {
     let stderr = stderr(output);
@@ -798,10 +817,6 @@ fn assert_says(output: &Output, text: &str) {
 fn assert_within(started: Instant, limit: Duration) {
     let took = started.elapsed();
     assert!(took < limit, "took {took:?}, more than {limit:?}");
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// Every record of a Kafka topic, read from the beginning to the end, as envelopes.
@@ -832,25 +847,6 @@ fn kafka_partitions(topic: &str) -> Option<usize> {
         Ok(partitions) => Some(partitions),
         Err(e) if mqk::exit::code_of(&e) == mqk::exit::Code::NoTopic => None,
         Err(e) => panic!("cannot read metadata of {topic}: {e:#}"),
-    }
-}
-
-/// JSON lines, each of which must parse.
-fn envelopes(stdout: &[u8]) -> Vec<Value> {
-    String::from_utf8(stdout.to_vec())
-        .expect("JSON output is UTF-8")
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
-        .collect()
-}
-
-/// The payload bytes of an envelope, decoded by its `payload_encoding`.
-fn payload(envelope: &Value) -> Vec<u8> {
-    let text = envelope["payload"].as_str().expect("a payload string");
-    match envelope.get("payload_encoding") {
-        None => text.as_bytes().to_vec(),
-        Some(encoding) if encoding == "base64" => BASE64.decode(text).expect("valid base64"),
-        Some(other) => panic!("unknown payload_encoding {other}"),
     }
 }
 

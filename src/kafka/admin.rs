@@ -61,10 +61,13 @@ pub async fn create_topic(
     topic: &str,
     partitions: i32,
 ) -> anyhow::Result<()> {
-    let admin: AdminClient<Context> = settings.config(&[]).create_with_context(Context {
-        quiet: true,
-        ..Context::default()
-    })?;
+    let admin: AdminClient<Context> = settings.create(
+        &[],
+        Context {
+            quiet: true,
+            ..Context::default()
+        },
+    )?;
     let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(-1));
     let timeout = settings.metadata_timeout;
     let options = AdminOptions::new()
@@ -125,9 +128,8 @@ fn metadata_blocking(settings: &KafkaSettings, topic: &str) -> anyhow::Result<Op
         ..Context::default()
     };
     let down = context.all_brokers_down.clone();
-    let consumer: BaseConsumer<Context> = settings
-        .config(&[("allow.auto.create.topics", "false".into())])
-        .create_with_context(context)?;
+    let consumer: BaseConsumer<Context> =
+        settings.create(&[("allow.auto.create.topics", "false".into())], context)?;
     // Asked in short slices, so that a refused connection ends the wait at once.
     let deadline = Instant::now() + settings.metadata_timeout;
     let metadata = loop {

@@ -194,15 +194,16 @@ async fn read_topic(
 }
 
 fn create(settings: &KafkaSettings) -> anyhow::Result<StreamConsumer<Context>> {
-    Ok(settings
-        .config(&[
+    settings.create(
+        &[
             ("group.id", format!("mqk-sub-{}", std::process::id())),
             ("enable.auto.commit", "false".into()),
             ("enable.auto.offset.store", "false".into()),
             ("allow.auto.create.topics", "false".into()),
             ("enable.partition.eof", "true".into()),
-        ])
-        .create_with_context(Context::default())?)
+        ],
+        Context::default(),
+    )
 }
 
 fn envelope(message: &BorrowedMessage<'_>) -> Envelope {

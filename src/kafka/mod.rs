@@ -21,7 +21,10 @@ mod produce;
 use std::time::Duration;
 
 use rdkafka::ClientConfig;
+use rdkafka::config::FromClientConfigAndContext;
 use rdkafka::error::KafkaError;
+
+use crate::exit::{Code, err};
 
 pub use admin::{create_topic, ensure_topic};
 pub use consume::{Consumer, Position, Received};
@@ -53,6 +56,24 @@ impl KafkaSettings {
             config.set(key, value);
         }
         config
+    }
+
+    /// A client of `base` with the overrides on top. librdkafka checks how properties go
+    /// together (`sasl.mechanism` without `sasl.username`, say) only when a client is created,
+    /// which is before it connects, so with `-X` given that refusal is a usage error.
+    fn create<C>(&self, base: &[(&str, String)], context: Context) -> anyhow::Result<C>
+    where
+        C: FromClientConfigAndContext<Context>,
+    {
+        self.config(base)
+            .create_with_context(context)
+            .map_err(|e| match e {
+                KafkaError::ClientCreation(why) if !self.overrides.is_empty() => err(
+                    Code::Usage,
+                    format!("-X properties do not go together: {why}"),
+                ),
+                other => other.into(),
+            })
     }
 }
 

@@ -41,8 +41,8 @@ impl Producer {
             Reliability::Bounded(limit) => limit.as_millis().max(1).to_string(),
             Reliability::Unbounded => "0".into(),
         };
-        let inner = settings
-            .config(&[
+        let inner = settings.create(
+            &[
                 ("enable.idempotence", "true".into()),
                 ("acks", "all".into()),
                 ("linger.ms", "5".into()),
@@ -51,8 +51,9 @@ impl Producer {
                     "queue.buffering.max.messages",
                     (window * 2 + 1000).to_string(),
                 ),
-            ])
-            .create_with_context(Context::default())?;
+            ],
+            Context::default(),
+        )?;
         let max_bytes = settings
             .overrides
             .iter()

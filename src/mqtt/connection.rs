@@ -590,7 +590,7 @@ fn options4(s: &MqttSettings) -> anyhow::Result<r4::MqttOptions> {
         o.set_credentials(user.clone(), password.clone());
     }
     if let Some(tls) = &s.tls {
-        o.set_transport(transport(tls)?);
+        o.set_transport(transport(tls));
     }
     Ok(o)
 }
@@ -616,21 +616,16 @@ fn options5(s: &MqttSettings) -> anyhow::Result<r5::MqttOptions> {
         o.set_credentials(user.clone(), password.clone());
     }
     if let Some(tls) = &s.tls {
-        o.set_transport(transport(tls)?);
+        o.set_transport(transport(tls));
     }
     Ok(o)
 }
 
-fn transport(tls: &super::TlsSettings) -> anyhow::Result<r4::Transport> {
-    use anyhow::Context;
-    Ok(match &tls.ca_file {
+fn transport(tls: &super::TlsSettings) -> r4::Transport {
+    match &tls.ca {
         None => r4::Transport::tls_with_default_config(),
-        Some(path) => {
-            let ca = std::fs::read(path)
-                .with_context(|| format!("cannot read CA file {}", path.display()))?;
-            r4::Transport::tls(ca, None, None)
-        }
-    })
+        Some(ca) => r4::Transport::tls(ca.clone(), None, None),
+    }
 }
 
 fn qos4(qos: u8) -> r4::QoS {

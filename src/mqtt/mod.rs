@@ -13,7 +13,6 @@
 mod connection;
 mod reason;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -66,8 +65,9 @@ pub struct MqttSettings {
 /// TLS options for `mqtts://`.
 #[derive(Clone, Debug, Default)]
 pub struct TlsSettings {
-    /// PEM file of trusted CA certificates; the system's roots when absent.
-    pub ca_file: Option<PathBuf>,
+    /// PEM text of the trusted CA certificates (`--cafile`, read and checked before
+    /// connecting); the system's roots when absent.
+    pub ca: Option<Vec<u8>>,
 }
 
 impl MqttSettings {

@@ -127,8 +127,22 @@ pub(crate) fn connection_error(
         ),
         None => err(
             Code::Unreachable,
-            format!("cannot reach MQTT broker {address}: {cause}"),
+            format!("cannot reach MQTT broker {address}: {}", explain_tls(cause)),
         ),
+    }
+}
+
+/// rustls names an untrusted certificate by its variant only; this says what it means and
+/// what to do. Its other certificate errors already say enough (a wrong name lists the names
+/// the certificate is valid for).
+fn explain_tls(cause: String) -> String {
+    if cause.contains("UnknownIssuer") {
+        format!(
+            "{cause}: the broker's certificate is not signed by a CA this client trusts \
+             (give the CA's certificate with --cafile)"
+        )
+    } else {
+        cause
     }
 }
 

@@ -236,12 +236,39 @@ pub fn stderr(output: &Output) -> String {
 
 /// Asserts that a process exited 0, showing its stderr if not.
 pub fn assert_success(what: &str, output: &Output) {
+    assert_exit(output, 0, what);
+}
+
+/// Asserts a process's exit code, showing its stderr if it is another.
+pub fn assert_exit(output: &Output, code: i32, what: &str) {
     assert_eq!(
         output.status.code(),
-        Some(0),
-        "{what} failed; stderr:\n{}",
+        Some(code),
+        "{what}; stderr:\n{}",
         stderr(output)
     );
+}
+
+/// The lines of `sub --format json` output, each of which must parse.
+pub fn envelopes(stdout: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8(stdout.to_vec())
+        .expect("JSON output is UTF-8")
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect()
+}
+
+/// The payload bytes of an envelope, decoded by its `payload_encoding`.
+pub fn payload(envelope: &serde_json::Value) -> Vec<u8> {
+    use base64::Engine as _;
+    let text = envelope["payload"].as_str().expect("a payload string");
+    match envelope.get("payload_encoding") {
+        None => text.as_bytes().to_vec(),
+        Some(encoding) if encoding == "base64" => base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .expect("valid base64"),
+        Some(other) => panic!("unknown payload_encoding {other}"),
+    }
 }
 
 /// Lines of text.

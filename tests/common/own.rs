@@ -1,7 +1,8 @@
 //! Brokers a test starts for itself, beside the shared ones `make test` started: a
-//! Mosquitto with its own configuration, or a tansu that advertises a proxy's address so that
-//! every Kafka connection goes through the proxy. Each runs on a free loopback port in a
-//! directory of its own and is killed by PID, and the directory removed, when dropped.
+//! Mosquitto with its own configuration (or simply a second one), or a tansu that advertises
+//! a proxy's address so that every Kafka connection goes through the proxy. Each runs on a
+//! free loopback port in a directory of its own and is killed by PID, and the directory
+//! removed, when dropped.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -45,6 +46,11 @@ impl OwnBroker {
     pub fn port(&self) -> u16 {
         self.port
     }
+
+    /// `mqtt://127.0.0.1:PORT`, for a Mosquitto of one's own.
+    pub fn mqtt(&self) -> String {
+        format!("mqtt://127.0.0.1:{}", self.port)
+    }
 }
 
 impl Drop for OwnBroker {
@@ -69,6 +75,22 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// A Mosquitto on a free loopback port of its own, with `config` after its listener line.
+/// Files the configuration names belong in `dir` (from [`directory`]), which goes with it.
+pub fn mosquitto(dir: &Path, config: &str) -> OwnBroker {
+    let binary = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("mosquitto is installed (make test installs it)");
+    let port = free_port();
+    let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
+    let config = format!("listener {port} 127.0.0.1\nuser {user}\n{config}");
+    std::fs::write(dir.join("mosquitto.conf"), config).unwrap();
+    let mut command = Command::new(binary);
+    command.arg("-c").arg(dir.join("mosquitto.conf"));
+    OwnBroker::spawn(command, port, dir)
 }
 
 /// A tansu with in-memory storage on `port` that tells clients to connect to `advertised` (a

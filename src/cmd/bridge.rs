@@ -18,7 +18,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use crate::Interrupts;
-use crate::exit::{Code, err};
+use crate::exit::{self, Code, err};
 use crate::kafka::{self, Delivery, Producer, Reliability};
 use crate::mqtt::{AckToken, Connection, Event};
 use crate::record::Envelope;
@@ -125,6 +125,7 @@ pub async fn run(settings: BridgeSettings, interrupts: &mut Interrupts) -> anyho
                 }
                 Ok(_) => {}
                 Err(e) if !ready && generation == 0 => break Err(e),
+                Err(e) if exit::code_of(&e) == Code::Refused => break Err(e),
                 Err(e) => {
                     let broker = connection.address();
                     tracing::warn!(broker, error = %e, "MQTT connection lost, reconnecting");

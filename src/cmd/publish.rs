@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncRead;
 use tokio::sync::mpsc;
 
-use crate::exit::{Code, err, wrap};
+use crate::exit::{self, Code, err, wrap};
 use crate::input::{Framing, Input, Item};
 use crate::kafka::{self, Delivery, KafkaSettings, Producer, Reliability};
 use crate::mqtt::{self, Connection, Event, MqttSettings};
@@ -126,6 +126,7 @@ async fn to_mqtt(
                 Ok(Event::Connected { .. }) => reconnects = settings.reconnects,
                 Ok(_) => {}
                 Err(e) if reconnects == 0 => break Stop::Failed(e.context("connection lost")),
+                Err(e) if exit::code_of(&e) == Code::Refused => break Stop::Failed(e),
                 Err(e) => {
                     reconnects -= 1;
                     let broker = connection.address();

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::exit::{Code, err};
+use crate::exit::{self, Code, err};
 use crate::kafka::{Consumer, KafkaSettings, Position, Received};
 use crate::mqtt::{Connection, Event, MqttSettings};
 use crate::output::{Printer, Written};
@@ -143,7 +143,7 @@ async fn from_mqtt<W: Write>(
                     }
                 }
                 Ok(_) => {}
-                Err(e) if !connected_once => return Err(e),
+                Err(e) if !connected_once || exit::code_of(&e) == Code::Refused => return Err(e),
                 Err(e) => {
                     let broker = connection.address();
                     tracing::warn!(broker, error = %e, "connection lost, reconnecting");

@@ -25,7 +25,7 @@
 use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use rumqttc::v5::mqttbytes::v5 as p5;
@@ -35,11 +35,22 @@ use tokio::task::JoinHandle;
 
 use super::reason;
 use super::{AckToken, Event, MAX_PACKET, Message, MqttSettings, Outgoing, Session, Version};
+use crate::exit::{self, Code, err};
 use crate::record::{self, Properties};
 
 /// How often queued acknowledgements are offered again while rumqttc's request channel is
 /// full and no event arrives.
 const ACK_RETRY: Duration = Duration::from_millis(5);
+
+/// A connection the broker closes sooner than this after accepting it counts as brief.
+const BRIEF: Duration = Duration::from_secs(3);
+
+/// Brief connections in a row after which [`Connection::poll`] stops reconnecting.
+const BRIEF_LIMIT: u32 = 5;
+
+/// How long [`Connection::disconnect`] waits for the broker to close the connection after
+/// DISCONNECT; brokers close at once.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
 /// A connection and the task that drives its event loop. The TCP connection is made once the
 /// first [`Connection::poll`] runs; after an error the event loop waits for the next call.
@@ -54,6 +65,11 @@ pub struct Connection {
     /// is bounded, and an acknowledgement must be neither lost nor sent out of order.
     acks: VecDeque<AckToken>,
     driver: JoinHandle<()>,
+    client_id: String,
+    /// When the current network connection got its CONNACK.
+    connected_at: Option<Instant>,
+    /// Connections in a row that the broker closed within [`BRIEF`] of accepting them.
+    brief_in_a_row: u32,
 }
 
 /// The client of the current network connection; the driving task replaces it after an
@@ -103,6 +119,9 @@ impl Connection {
             failed: true,
             acks: VecDeque::new(),
             driver,
+            client_id: settings.client_id.clone(),
+            connected_at: None,
+            brief_in_a_row: 0,
         })
     }
 
@@ -135,8 +154,53 @@ impl Connection {
                 ))
             });
             self.failed = event.is_err();
-            return event;
+            return match event {
+                Ok(Event::Connected { session_present }) => {
+                    self.connected_at = Some(Instant::now());
+                    Ok(Event::Connected { session_present })
+                }
+                Ok(event) => Ok(event),
+                Err(e) => Err(self.judge(e)),
+            };
         }
+    }
+
+    /// Tells a lost connection that is worth retrying from one that is not. Two clients with
+    /// one client id take the session from each other at every reconnect, for ever, and each
+    /// gets the other's unacknowledged messages (case C17). An MQTT 5 broker may say so
+    /// (DISCONNECT 0x8E, made [`Code::Refused`] by `error5`); Mosquitto 2.0 just closes the
+    /// connection, so connections closed soon after being accepted, [`BRIEF_LIMIT`] times in
+    /// a row, end the command too. A cut network is retried: each of its connections lasts
+    /// longer, or never gets as far as a CONNACK.
+    fn judge(&mut self, error: anyhow::Error) -> anyhow::Error {
+        let id = &self.client_id;
+        if exit::code_of(&error) == Code::Refused {
+            return match self.connected_at.take() {
+                Some(_) => error.context(format!(
+                    "another client connected with client id '{id}' (give each its own -i)"
+                )),
+                None => error,
+            };
+        }
+        let brief = self
+            .connected_at
+            .take()
+            .is_some_and(|at| at.elapsed() < BRIEF);
+        self.brief_in_a_row = if brief { self.brief_in_a_row + 1 } else { 0 };
+        if self.brief_in_a_row < BRIEF_LIMIT {
+            return error;
+        }
+        let (n, brief) = (BRIEF_LIMIT, BRIEF.as_secs());
+        err(
+            Code::Refused,
+            format!(
+                "MQTT broker {} closed the connection within {brief} s of accepting it, {n} \
+                 times in a row: most likely another client is connected with client id \
+                 '{id}' and each takes the session from the other (give each its own -i), or \
+                 the broker refuses something this client sends; last error: {error:#}",
+                self.address
+            ),
+        )
     }
 
     fn link(&self) -> MutexGuard<'_, Link> {
@@ -229,18 +293,25 @@ impl Connection {
         }
     }
 
-    /// Sends every pending acknowledgement, then DISCONNECT, waiting at most `limit` in all.
-    /// Messages arriving meanwhile are left unacknowledged, for the broker to redeliver. A
-    /// connection that has failed is left alone: its acknowledgements are void.
+    /// Sends every pending acknowledgement, then DISCONNECT, waiting at most `limit` in all,
+    /// then waits (at most [`CLOSE_WAIT`]) for the broker to close the connection. Messages
+    /// arriving meanwhile are left unacknowledged, for the broker to redeliver. A connection
+    /// that has failed is left alone: its acknowledgements are void.
     ///
     /// rumqttc serves one request per poll while it reads incoming packets ten at a time, so
     /// under a stream of incoming messages the acknowledgements and the DISCONNECT can wait
     /// for room in its request channel; they go in, in order, as it empties.
+    ///
+    /// Waiting for the broker to close matters under such a stream: a socket closed while
+    /// data the broker sent is still unread goes out as a TCP reset, and a reset makes the
+    /// broker's kernel discard what it had received and the broker not yet read: the last
+    /// acknowledgements and the DISCONNECT itself. The broker would then redeliver messages
+    /// whose records Kafka already holds (a bridge stopped under a flood saw hundreds).
     pub async fn disconnect(&mut self, limit: Duration) {
         if self.failed {
             return;
         }
-        let _ = tokio::time::timeout(limit, async {
+        let sent = tokio::time::timeout(limit, async {
             loop {
                 self.flush_acks();
                 if self.acks.is_empty() && self.try_disconnect() {
@@ -250,16 +321,24 @@ impl Connection {
                 if let Ok(None | Some(Err(_))) =
                     tokio::time::timeout(ACK_RETRY, self.events.recv()).await
                 {
-                    return;
+                    return false;
                 }
             }
             while let Some(Ok(event)) = self.events.recv().await {
                 if let Event::Disconnected = event {
-                    break;
+                    return true;
                 }
             }
+            false
         })
         .await;
+        if sent == Ok(true) {
+            // Read on, and drop, what still arrives, until the broker closes its end.
+            let _ = tokio::time::timeout(CLOSE_WAIT, async {
+                while let Some(Ok(_)) = self.events.recv().await {}
+            })
+            .await;
+        }
     }
 
     /// Queues DISCONNECT; false while the request channel is full.
@@ -718,8 +797,13 @@ fn error4(address: &str, error: r4::ConnectionError) -> anyhow::Error {
 }
 
 fn error5(address: &str, error: r5::ConnectionError) -> anyhow::Error {
+    use r5::{ConnectionError as C, StateError as S};
     let refused = match &error {
-        r5::ConnectionError::ConnectionRefused(code) => Some(reason::connack(code)),
+        C::ConnectionRefused(code) => Some(reason::connack(code)),
+        C::MqttState(S::ServerDisconnect {
+            reason_code,
+            reason_string,
+        }) => return reason::server_disconnect(address, *reason_code, reason_string.as_deref()),
         _ => None,
     };
     reason::connection_error(address, refused, describe(&error))

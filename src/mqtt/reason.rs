@@ -146,6 +146,24 @@ fn explain_tls(cause: String) -> String {
     }
 }
 
+/// A DISCONNECT the broker sent, with its reason (rumqttc only logs it). "Session taken over"
+/// is [`Code::Refused`]: another client has the session, and reconnecting would take it back
+/// and start a tug of war. Other reasons (shutting down, keep-alive timeout) are worth a
+/// reconnect.
+pub(crate) fn server_disconnect(
+    address: &str,
+    code: p5::DisconnectReasonCode,
+    text: Option<&str>,
+) -> anyhow::Error {
+    let reason = Reason::new(Some(code as u8), code);
+    let said = text.map(|t| format!(": \"{t}\"")).unwrap_or_default();
+    let message = format!("MQTT broker {address} closed the connection: {reason}{said}");
+    match code {
+        p5::DisconnectReasonCode::SessionTakenOver => err(Code::Refused, message),
+        _ => err(Code::Unreachable, message),
+    }
+}
+
 /// The words for a CONNACK refusal of either version.
 pub(crate) fn connack(name: impl fmt::Debug) -> String {
     words(&format!("{name:?}")).replace("user name password", "user name or password")
@@ -167,6 +185,24 @@ mod tests {
         assert_eq!(
             connack(rumqttc::ConnectReturnCode::BadUserNamePassword),
             "bad user name or password"
+        );
+    }
+
+    #[test]
+    fn a_session_taken_over_is_refused_and_other_disconnects_are_retried() {
+        use p5::DisconnectReasonCode as D;
+        let taken = server_disconnect("b:1883", D::SessionTakenOver, None);
+        assert_eq!(crate::exit::code_of(&taken), Code::Refused);
+        assert_eq!(
+            taken.to_string(),
+            "MQTT broker b:1883 closed the connection: session taken over (0x8e)"
+        );
+        let shutdown = server_disconnect("b:1883", D::ServerShuttingDown, Some("bye"));
+        assert_eq!(crate::exit::code_of(&shutdown), Code::Unreachable);
+        assert!(
+            shutdown
+                .to_string()
+                .ends_with("server shutting down (0x8b): \"bye\"")
         );
     }
 }

@@ -216,6 +216,61 @@ fn binary_payload_of_50_kb_with_nul_and_newlines_arrives_byte_identical() {
     );
 }
 
+// C29: a record Kafka refuses (too large) stops the bridge, naming the topic; the message stays
+// with the broker, so a bridge allowed larger records forwards it, and what followed, in order.
+
+#[test]
+fn a_message_too_large_for_kafka_stops_the_bridge_and_waits_for_a_bridge_that_takes_it() {
+    let mqtt_topic = common::fresh("bridge-too-large");
+    let kafka_topic = common::kafka_topic("bridge-too-large", 1);
+    let args = bridge_args(&mqtt_topic, &kafka_topic);
+    let large = binary_payload(1_500_000);
+    let file = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{mqtt_topic}.bin"));
+    std::fs::write(&file, &large).unwrap();
+    let bridge = Running::start(&args);
+
+    let url = mqtt_url(&mqtt_topic);
+    for message in [
+        &["-m", "before"][..],
+        &["-f", file.to_str().unwrap()],
+        &["-m", "after"],
+    ] {
+        let output = common::run(
+            &[&["pub", &url, "-q", "1"][..], message].concat(),
+            b"",
+            Duration::from_secs(30),
+        );
+        common::assert_success("pub", &output);
+    }
+    let stopped = bridge.finish(Duration::from_secs(30));
+    common::assert_exit(&stopped, 1, "bridge given a record too large for Kafka");
+    let said = common::stderr(&stopped);
+    assert!(
+        said.contains(&format!("MQTT topic '{mqtt_topic}'")) && said.contains("too large"),
+        "{said}"
+    );
+    assert_eq!(payloads(&kafka_records(&kafka_topic)), ["before"]);
+
+    let larger = [
+        &args[..],
+        &["-X".into(), "message.max.bytes=2000000".into()],
+    ]
+    .concat();
+    let bridge = Running::start(&larger);
+    await_kafka(&kafka_topic, Duration::from_secs(30), |records| {
+        records.len() >= 3
+    });
+    stop_bridge(bridge);
+    std::fs::remove_file(&file).unwrap();
+    let records = kafka_records(&kafka_topic);
+    assert_eq!(records.len(), 3, "Kafka holds {} records", records.len());
+    assert!(
+        records[1].payload == large,
+        "the large record came back changed"
+    );
+    assert_eq!(records[2].payload, b"after");
+}
+
 // ---------------------------------------------------------------------------------------------
 // SIGTERM: drain, report, and leave the rest with the broker.
 

@@ -54,10 +54,12 @@ pub async fn run(settings: BridgeSettings, interrupts: &mut Interrupts) -> anyho
     let mut generation = 0;
     let mut ready = false;
     let mut draining = false;
+    // A record the producer refused at once: the bridge drains what went before, then stops.
+    let mut refused: Option<anyhow::Error> = None;
 
     let result = loop {
         if draining && queue.is_empty() {
-            break Ok(());
+            break refused.map_or(Ok(()), Err);
         }
         tokio::select! {
             () = interrupts.next() => {
@@ -116,9 +118,14 @@ pub async fn run(settings: BridgeSettings, interrupts: &mut Interrupts) -> anyho
                     };
                     let delivery = match producer.send(&settings.topic, &record) {
                         Ok(delivery) => delivery,
-                        Err(e) => break Err(err(Code::Failure, format!(
-                            "cannot produce the message of MQTT topic '{}': {e}; it was not \
-                             acknowledged and stays with the MQTT broker", message.topic))),
+                        Err(e) => {
+                            refused = Some(err(Code::Failure, format!(
+                                "cannot produce the message of MQTT topic '{}': {e}; it was \
+                                 not acknowledged and stays with the MQTT broker",
+                                message.topic)));
+                            draining = true;
+                            continue;
+                        }
                     };
                     let ack = message.ack_token();
                     queue.push_back(InFlight { delivery, ack, generation, topic: message.topic });

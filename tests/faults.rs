@@ -2,7 +2,9 @@
 //! Mosquitto: a broker that stops answering, connections cut mid-stream (a restart), and a
 //! broker that stays away. Every line is delivered at least once and in order, and `pub`
 //! exits 0; or, when it cannot reconnect, it exits non-zero saying what was not delivered. It
-//! never keeps running while sending nothing (C24, C21).
+//! never keeps running while sending nothing (C24, C21). And a broker that refuses what `pub`
+//! sends, packets over its size limit, ends `pub` in bounded time without a reconnect loop
+//! (C20).
 
 mod common;
 
@@ -11,6 +13,7 @@ use std::process::{Child, ChildStdin, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::own;
 use common::proxy::Proxy;
 use mqk::audit::Audit;
 
@@ -111,6 +114,43 @@ fn pub_gives_up_on_a_broker_that_stays_away_and_exits_6_in_bounded_time() {
         "gave up only after {:?}",
         started.elapsed()
     );
+}
+
+#[test]
+fn a_message_over_the_brokers_packet_limit_ends_pub_without_a_reconnect_loop() {
+    let dir = own::directory("max-packet");
+    let broker = own::mosquitto(&dir, "allow_anonymous true\nmax_packet_size 100000\n");
+    let file = dir.join("large.bin");
+    std::fs::write(&file, vec![7_u8; 300_000]).unwrap();
+    let url = format!("{}/t", broker.mqtt());
+    let run = |version: &str| {
+        let started = Instant::now();
+        let args = ["pub", &url, "-f", file.to_str().unwrap(), "-V", version];
+        let output = common::run(&args, b"", Duration::from_secs(40));
+        (output, started.elapsed())
+    };
+
+    // MQTT 5: the CONNACK gave the limit, and the message is never sent.
+    let (v5, took) = run("5");
+    let said = common::stderr(&v5);
+    common::assert_exit(&v5, 6, "pub over the limit, MQTT 5");
+    assert!(
+        said.contains("300010 bytes")
+            && said.contains("maximum packet size")
+            && said.contains("100000 bytes")
+            && !said.contains("reconnecting"),
+        "{said}"
+    );
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    // MQTT 3.1.1: the broker just closes the connection, each time.
+    let (v3, took) = run("3.1.1");
+    let said = common::stderr(&v3);
+    common::assert_exit(&v3, 6, "pub over the limit, MQTT 3.1.1");
+    assert!(
+        said.contains("refuses something this client sends"),
+        "{said}"
+    );
+    assert!(took < Duration::from_secs(20), "took {took:?}");
 }
 
 /// N from pub's "N of 20 messages sent were not acknowledged".

@@ -175,12 +175,8 @@ impl Connection {
     fn judge(&mut self, error: anyhow::Error) -> anyhow::Error {
         let id = &self.client_id;
         if exit::code_of(&error) == Code::Refused {
-            return match self.connected_at.take() {
-                Some(_) => error.context(format!(
-                    "another client connected with client id '{id}' (give each its own -i)"
-                )),
-                None => error,
-            };
+            self.connected_at = None;
+            return error;
         }
         let brief = self
             .connected_at
@@ -602,7 +598,7 @@ impl EventLoop for r5::EventLoop {
                 Ok(Step::Wrote(pkid))
             }
             Ok(event) => Ok(Step::Event(event5(event))),
-            Err(e) => Err(error5(address, e)),
+            Err(e) => Err(error5(address, &self.options.client_id(), e)),
         }
     }
 
@@ -796,14 +792,31 @@ fn error4(address: &str, error: r4::ConnectionError) -> anyhow::Error {
     reason::connection_error(address, refused, describe(&error))
 }
 
-fn error5(address: &str, error: r5::ConnectionError) -> anyhow::Error {
+fn error5(address: &str, client_id: &str, error: r5::ConnectionError) -> anyhow::Error {
     use r5::{ConnectionError as C, StateError as S};
     let refused = match &error {
         C::ConnectionRefused(code) => Some(reason::connack(code)),
         C::MqttState(S::ServerDisconnect {
             reason_code,
             reason_string,
-        }) => return reason::server_disconnect(address, *reason_code, reason_string.as_deref()),
+        }) => {
+            let said = reason_string.as_deref();
+            return reason::server_disconnect(address, client_id, *reason_code, said);
+        }
+        C::MqttState(
+            S::OutgoingPacketTooLarge { pkt_size, max }
+            | S::Deserialization(r5::mqttbytes::Error::OutgoingPacketTooLarge { pkt_size, max }),
+        ) => {
+            // rumqttc checks the limit from the CONNACK before writing, then drops the
+            // connection; sending it again after a reconnect would only repeat that.
+            return err(
+                Code::Refused,
+                format!(
+                    "a message of {pkt_size} bytes (as an MQTT packet) is over the maximum \
+                     packet size of MQTT broker {address}, {max} bytes; it was not sent"
+                ),
+            );
+        }
         _ => None,
     };
     reason::connection_error(address, refused, describe(&error))

@@ -152,6 +152,7 @@ fn explain_tls(cause: String) -> String {
 /// reconnect.
 pub(crate) fn server_disconnect(
     address: &str,
+    client_id: &str,
     code: p5::DisconnectReasonCode,
     text: Option<&str>,
 ) -> anyhow::Error {
@@ -159,7 +160,13 @@ pub(crate) fn server_disconnect(
     let said = text.map(|t| format!(": \"{t}\"")).unwrap_or_default();
     let message = format!("MQTT broker {address} closed the connection: {reason}{said}");
     match code {
-        p5::DisconnectReasonCode::SessionTakenOver => err(Code::Refused, message),
+        p5::DisconnectReasonCode::SessionTakenOver => err(
+            Code::Refused,
+            format!(
+                "{message}: another client connected with client id '{client_id}' (give each \
+                 its own -i)"
+            ),
+        ),
         _ => err(Code::Unreachable, message),
     }
 }
@@ -191,13 +198,14 @@ mod tests {
     #[test]
     fn a_session_taken_over_is_refused_and_other_disconnects_are_retried() {
         use p5::DisconnectReasonCode as D;
-        let taken = server_disconnect("b:1883", D::SessionTakenOver, None);
+        let taken = server_disconnect("b:1883", "me", D::SessionTakenOver, None);
         assert_eq!(crate::exit::code_of(&taken), Code::Refused);
         assert_eq!(
             taken.to_string(),
-            "MQTT broker b:1883 closed the connection: session taken over (0x8e)"
+            "MQTT broker b:1883 closed the connection: session taken over (0x8e): another \
+             client connected with client id 'me' (give each its own -i)"
         );
-        let shutdown = server_disconnect("b:1883", D::ServerShuttingDown, Some("bye"));
+        let shutdown = server_disconnect("b:1883", "me", D::ServerShuttingDown, Some("bye"));
         assert_eq!(crate::exit::code_of(&shutdown), Code::Unreachable);
         assert!(
             shutdown

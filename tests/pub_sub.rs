@@ -510,6 +510,46 @@ fn an_empty_message_argument_sends_a_zero_byte_message() {
     assert_eq!(envelopes[0]["payload"], "");
 }
 
+// C14: an empty retained publish clears the topic's retained message.
+
+#[test]
+fn an_empty_retained_message_clears_the_retained_one() {
+    let topic = common::fresh("clear-retained");
+    let later_sub = || {
+        let args = ["sub", &mqtt(&topic), "-n", "1", "--timeout", "2s"];
+        common::run(&args, b"", LIMIT)
+    };
+
+    publish(&[&mqtt(&topic), "-r", "-m", "on"], b"");
+    let before = later_sub();
+    publish(&[&mqtt(&topic), "-r", "-m", ""], b"");
+    let after = later_sub();
+
+    assert_exit(&before, 0, "sub while a message is retained");
+    assert_eq!(before.stdout, b"on\n");
+    assert_exit(&after, 7, "sub after the retained message was cleared");
+    assert!(after.stdout.is_empty());
+}
+
+// C03: long lines are neither split nor changed.
+
+#[test]
+fn lines_mode_sends_long_lines_whole() {
+    let topic = common::fresh("long-lines");
+    let lines: Vec<Vec<u8>> = (0..3)
+        .map(|n| BASE64.encode(binary(200_000, n)).into_bytes())
+        .collect();
+    let input: Vec<u8> = lines
+        .iter()
+        .flat_map(|l| [&l[..], b"\n"].concat())
+        .collect();
+
+    let sub = subscribe(&[&mqtt(&topic), "-n", "3", "--format", "json"]);
+    publish(&[&mqtt(&topic), "-l"], &input);
+
+    assert_eq!(payloads(&received(sub)), lines);
+}
+
 #[test]
 fn kafka_file_mode_sends_exactly_the_file_bytes() {
     let topic = common::kafka_topic("kafka-file", 1);

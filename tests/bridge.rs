@@ -13,8 +13,6 @@ use std::process::{Child, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use common::own::{self, OwnBroker};
 use common::proxy::Proxy;
 use mqk::audit::{Audit, Counts};
@@ -818,49 +816,18 @@ fn kafka_records(topic: &str) -> Vec<Record> {
 
 /// Every record behind a `kafka://` URL.
 fn records_at(url: &str) -> Vec<Record> {
-    let output = common::run(
-        &[
-            "sub",
-            url,
-            "--from",
-            "beginning",
-            "--exit",
-            "--format",
-            "json",
-        ],
-        b"",
-        Duration::from_secs(60),
-    );
-    common::assert_success("sub --exit", &output);
-    common::text_lines(&output.stdout)
-        .iter()
-        .map(|line| parse_record(line))
-        .collect()
+    common::kafka_envelopes(url).iter().map(record).collect()
 }
 
-fn parse_record(line: &str) -> Record {
-    let envelope: serde_json::Value =
-        serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
-    let key = field_bytes(&envelope, "key").unwrap_or_else(|| panic!("no key: {line}"));
+fn record(envelope: &serde_json::Value) -> Record {
+    let key = common::field_bytes(envelope, "key").unwrap_or_else(|| panic!("no key: {envelope}"));
     Record {
-        payload: field_bytes(&envelope, "payload").unwrap_or_else(|| panic!("no payload: {line}")),
-        key: String::from_utf8(key).unwrap_or_else(|_| panic!("the key is not a topic: {line}")),
+        payload: common::payload(envelope),
+        key: String::from_utf8(key)
+            .unwrap_or_else(|_| panic!("the key is not a topic: {envelope}")),
         partition: envelope["partition"]
             .as_i64()
-            .unwrap_or_else(|| panic!("no partition: {line}")),
-    }
-}
-
-/// A text-or-base64 field of an envelope, decoded.
-fn field_bytes(envelope: &serde_json::Value, name: &str) -> Option<Vec<u8>> {
-    let text = envelope.get(name)?.as_str()?;
-    match envelope
-        .get(format!("{name}_encoding"))
-        .and_then(|e| e.as_str())
-    {
-        None => Some(text.as_bytes().to_vec()),
-        Some("base64") => Some(BASE64.decode(text).expect("valid base64")),
-        Some(other) => panic!("unknown {name}_encoding {other}"),
+            .unwrap_or_else(|| panic!("no partition: {envelope}")),
     }
 }
 

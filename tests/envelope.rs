@@ -44,7 +44,7 @@ fn kafka_keys_headers_and_timestamps_survive_a_sub_json_into_pub_json_pipe() {
     assert_eq!(without_position(&read_a, &a), written);
 
     let url_a = kafka(&a);
-    let mut from_a = common::mqk(&read_args(&url_a))
+    let mut from_a = common::mqk(&common::read_to_end(&url_a))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -191,23 +191,8 @@ fn publish(args: &[&str], stdin: &[u8]) {
     assert_exit(&output, 0, &format!("pub {}", args.join(" ")));
 }
 
-/// `mqk sub` arguments that read a Kafka topic from the beginning to its end as JSON.
-fn read_args(url: &str) -> [&str; 7] {
-    [
-        "sub",
-        url,
-        "--from",
-        "beginning",
-        "--exit",
-        "--format",
-        "json",
-    ]
-}
-
 fn kafka_records(topic: &str) -> Vec<Value> {
-    let output = common::run(&read_args(&kafka(topic)), b"", LIMIT);
-    assert_exit(&output, 0, &format!("sub of Kafka topic {topic}"));
-    envelopes(&output.stdout)
+    common::kafka_envelopes(&kafka(topic))
 }
 
 /// Kafka envelopes without what the broker assigns (partition and offset) and with the topic

@@ -861,18 +861,7 @@ fn assert_within(started: Instant, limit: Duration) {
 
 /// Every record of a Kafka topic, read from the beginning to the end, as envelopes.
 fn kafka_records(topic: &str) -> Vec<Value> {
-    let args = [
-        "sub",
-        &kafka(topic),
-        "--from",
-        "beginning",
-        "--exit",
-        "--format",
-        "json",
-    ];
-    let output = common::run(&args, b"", LIMIT);
-    assert_exit(&output, 0, &format!("sub of Kafka topic {topic}"));
-    envelopes(&output.stdout)
+    common::kafka_envelopes(&kafka(topic))
 }
 
 /// The partition count of a Kafka topic, `None` if it does not exist.

@@ -260,15 +260,45 @@ pub fn envelopes(stdout: &[u8]) -> Vec<serde_json::Value> {
 
 /// The payload bytes of an envelope, decoded by its `payload_encoding`.
 pub fn payload(envelope: &serde_json::Value) -> Vec<u8> {
+    field_bytes(envelope, "payload").unwrap_or_else(|| panic!("no payload: {envelope}"))
+}
+
+/// A text-or-base64 field of an envelope (`payload`, `key`), decoded by its `NAME_encoding`.
+pub fn field_bytes(envelope: &serde_json::Value, name: &str) -> Option<Vec<u8>> {
     use base64::Engine as _;
-    let text = envelope["payload"].as_str().expect("a payload string");
-    match envelope.get("payload_encoding") {
-        None => text.as_bytes().to_vec(),
-        Some(encoding) if encoding == "base64" => base64::engine::general_purpose::STANDARD
-            .decode(text)
-            .expect("valid base64"),
-        Some(other) => panic!("unknown payload_encoding {other}"),
+    let text = envelope.get(name)?.as_str()?;
+    match envelope
+        .get(format!("{name}_encoding"))
+        .and_then(|e| e.as_str())
+    {
+        None => Some(text.as_bytes().to_vec()),
+        Some("base64") => Some(
+            base64::engine::general_purpose::STANDARD
+                .decode(text)
+                .expect("valid base64"),
+        ),
+        Some(other) => panic!("unknown {name}_encoding {other}"),
     }
+}
+
+/// `mqk sub` arguments that read a `kafka://` URL from the beginning to the end, as JSON.
+pub fn read_to_end(url: &str) -> [&str; 7] {
+    [
+        "sub",
+        url,
+        "--from",
+        "beginning",
+        "--exit",
+        "--format",
+        "json",
+    ]
+}
+
+/// Every record behind a `kafka://` URL, as envelopes.
+pub fn kafka_envelopes(url: &str) -> Vec<serde_json::Value> {
+    let output = run(&read_to_end(url), b"", Duration::from_secs(60));
+    assert_exit(&output, 0, &format!("sub --exit of {url}"));
+    envelopes(&output.stdout)
 }
 
 /// Lines of text.

@@ -804,6 +804,80 @@ fn kafka_sub_from_end_receives_a_record_published_after_ready() {
     assert_eq!(received(sub), b"first\n");
 }
 
+// Several filters or topics in one `sub`, and what cannot be mixed.
+
+#[test]
+fn sub_reads_several_mqtt_filters_at_once() {
+    let prefix = common::fresh("filters");
+    let sub = subscribe(&[
+        &mqtt(&format!("{prefix}/a/#")),
+        &mqtt(&format!("{prefix}/b")),
+        "-n",
+        "3",
+        "--format",
+        "json",
+    ]);
+    for (topic, message) in [
+        ("a/x", "1"),
+        ("c", "not matched"),
+        ("b", "2"),
+        ("a/y/z", "3"),
+    ] {
+        publish(&[&mqtt(&format!("{prefix}/{topic}")), "-m", message], b"");
+    }
+
+    let got: Vec<(String, Vec<u8>)> = envelopes(&received(sub))
+        .iter()
+        .map(|e| (e["topic"].as_str().unwrap().to_owned(), payload(e)))
+        .collect();
+    let expected = [("a/x", "1"), ("b", "2"), ("a/y/z", "3")]
+        .map(|(topic, message)| (format!("{prefix}/{topic}"), message.as_bytes().to_vec()));
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn kafka_sub_reads_several_topics_to_their_ends() {
+    let (one, two) = (
+        common::kafka_topic("topics-1", 1),
+        common::kafka_topic("topics-2", 2),
+    );
+    publish(&[&kafka(&one), "-m", "in one"], b"");
+    publish(&[&kafka(&two), "-k", "k", "-m", "in two"], b"");
+
+    let args = [
+        "sub",
+        &kafka(&one),
+        &kafka(&two),
+        "--from",
+        "beginning",
+        "--exit",
+    ];
+    let output = common::run(&[&args[..], &["--format", "json"]].concat(), b"", LIMIT);
+
+    assert_exit(&output, 0, "sub of two Kafka topics with --exit");
+    let mut got: Vec<(String, Vec<u8>)> = envelopes(&output.stdout)
+        .iter()
+        .map(|e| (e["topic"].as_str().unwrap().to_owned(), payload(e)))
+        .collect();
+    got.sort();
+    assert_eq!(got, [(one, b"in one".to_vec()), (two, b"in two".to_vec())]);
+}
+
+#[test]
+fn sub_refuses_urls_of_two_systems_or_two_brokers() {
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["sub", "mqtt://127.0.0.1:1/a", "kafka://127.0.0.1:1/b"],
+            "all URLs must be MQTT, or all Kafka",
+        ),
+        (
+            vec!["sub", "mqtt://127.0.0.1:1/a", "mqtt://127.0.0.1:2/b"],
+            "every URL must name the same broker",
+        ),
+    ];
+    assert_usage_errors(&cases);
+}
+
 // Helpers
 
 fn mqtt(topic: &str) -> String {

@@ -78,7 +78,7 @@ complete -c mqk -n "__fish_mqk_using_subcommand sub" -l exit -d 'Exit once every
 complete -c mqk -n "__fish_mqk_using_subcommand sub" -l create-topic -d 'Create the Kafka topic if it does not exist (CreateTopics API)'
 complete -c mqk -n "__fish_mqk_using_subcommand sub" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mqk -n "__fish_mqk_using_subcommand bridge" -s q -l qos -d 'MQTT subscription QoS: 0 or 1' -r
-complete -c mqk -n "__fish_mqk_using_subcommand bridge" -l session-expiry -d 'How long the broker keeps the bridge\'s session while it is away ("never" to keep it forever)' -r
+complete -c mqk -n "__fish_mqk_using_subcommand bridge" -l session-expiry -d 'How long an MQTT 5 broker keeps the bridge\'s session while it is away ("never" to keep it forever) [default: never]' -r
 complete -c mqk -n "__fish_mqk_using_subcommand bridge" -l inflight -d 'Messages waiting for Kafka, at most: beyond that the bridge stops reading from the broker. Also the receive maximum announced to an MQTT 5 broker' -r
 complete -c mqk -n "__fish_mqk_using_subcommand bridge" -s V -l mqtt-version -d 'MQTT protocol version: 5 or 3.1.1' -r
 complete -c mqk -n "__fish_mqk_using_subcommand bridge" -s i -l id -d 'Client id [default: generated; for bridge, derived from the mapping]' -r

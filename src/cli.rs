@@ -270,10 +270,10 @@ pub struct BridgeArgs {
     /// MQTT subscription QoS: 0 or 1.
     #[arg(short = 'q', long, default_value_t = 1, help_heading = MQTT)]
     pub qos: u8,
-    /// How long the broker keeps the bridge's session while it is away ("never" to keep it
-    /// forever).
-    #[arg(long, default_value = "never", value_name = "DURATION")]
-    pub session_expiry: String,
+    /// How long an MQTT 5 broker keeps the bridge's session while it is away ("never" to keep
+    /// it forever) [default: never].
+    #[arg(long, value_name = "DURATION", help_heading = MQTT)]
+    pub session_expiry: Option<String>,
     /// Messages waiting for Kafka, at most: beyond that the bridge stops reading from the
     /// broker. Also the receive maximum announced to an MQTT 5 broker.
     #[arg(long, default_value_t = 100, value_name = "N")]

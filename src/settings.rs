@@ -305,8 +305,14 @@ pub fn resolve_bridge(args: BridgeArgs) -> Result<BridgeSettings> {
         .ok_or_else(|| no_topic(&args.to, "TOPIC"))?;
     topic::kafka_topic(&topic).map_err(|e| usage(format!("{}: {e}", args.to)))?;
 
-    let expiry_secs = session_expiry(&args.session_expiry)?;
+    let expiry_secs = session_expiry(args.session_expiry.as_deref().unwrap_or("never"))?;
     let mut mqtt = mqtt_settings(&args.mqtt, &from, args.inflight, "bridge")?;
+    if args.session_expiry.is_some() && mqtt.version == Version::V311 {
+        return Err(usage(
+            "--session-expiry needs MQTT 5: an MQTT 3.1.1 broker keeps a session for as long \
+             as its own setting says (Mosquitto: persistent_client_expiration)",
+        ));
+    }
     if args.mqtt.client_id.is_none() {
         mqtt.client_id = bridge_client_id(&args.from, &args.to);
     }
@@ -584,6 +590,20 @@ mod tests {
         let error = result.unwrap_err();
         assert_eq!(crate::exit::code_of(&error), Code::Usage, "{error}");
         error.to_string()
+    }
+
+    #[test]
+    fn a_session_expiry_needs_mqtt_5() {
+        let line = ["mqtt://h/f", "kafka://k/t", "--session-expiry", "1h"];
+        let v3 = usage_message(bridge_args(&[&line[..], &["-V", "3.1.1"]].concat()));
+        assert!(v3.contains("--session-expiry needs MQTT 5"), "{v3}");
+        let v5 = bridge_args(&line).unwrap();
+        assert_eq!(v5.mqtt.session, Session::Persistent { expiry_secs: 3600 });
+        let default = bridge_args(&line[..2]).unwrap();
+        let never = Session::Persistent {
+            expiry_secs: u32::MAX,
+        };
+        assert_eq!(default.mqtt.session, never);
     }
 
     #[test]

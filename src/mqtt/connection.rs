@@ -154,14 +154,10 @@ impl Connection {
                 ))
             });
             self.failed = event.is_err();
-            return match event {
-                Ok(Event::Connected { session_present }) => {
-                    self.connected_at = Some(Instant::now());
-                    Ok(Event::Connected { session_present })
-                }
-                Ok(event) => Ok(event),
-                Err(e) => Err(self.judge(e)),
-            };
+            if let Ok(Event::Connected { .. }) = event {
+                self.connected_at = Some(Instant::now());
+            }
+            return event.map_err(|e| self.judge(e));
         }
     }
 

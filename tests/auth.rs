@@ -1,8 +1,9 @@
 //! Refusals by the broker must not look like success (cases C32 and C34): a bad password or
 //! an ACL denial ends `mqk` with exit code 4 and the broker's reason on stderr.
 //!
-//! These tests need a Mosquitto with a password file and an ACL, so they start their own on a
-//! free loopback port (the shared test broker allows anonymous clients) and stop it by PID.
+//! Most of these tests need a Mosquitto with a password file and an ACL, so they start their
+//! own on a free loopback port (the shared test broker allows anonymous clients) and stop it
+//! by PID.
 
 mod common;
 
@@ -107,6 +108,25 @@ fn the_right_password_publishes() {
         "secret",
     ]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+}
+
+/// Mosquitto refuses a publish to `$SYS` with 0x87 and closes the connection at once, so the
+/// refusal and the end of the connection arrive together. rumqttc had read the PUBACK when the
+/// connection failed; it must still be reported, not lost with that connection's event loop
+/// (which left `pub` waiting for ever in most runs).
+#[test]
+fn a_refusal_that_arrives_with_the_end_of_the_connection_still_exits_4() {
+    let url = format!("{}/$SYS/mqk-test", common::mqtt());
+    for run_number in 1..=10 {
+        let output = common::run(&["pub", &url, "-m", "x"], b"", Duration::from_secs(10));
+        assert_eq!(
+            output.status.code(),
+            Some(4),
+            "run {run_number}: {}",
+            stderr(&output)
+        );
+        assert!(stderr(&output).contains("not authorized (0x87)"));
+    }
 }
 
 #[test]

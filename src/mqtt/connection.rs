@@ -375,6 +375,8 @@ fn start<O: Opener>(
         newest: 0,
         kept: VecDeque::new(),
         completed: 0,
+        salvaged: VecDeque::new(),
+        lost: None,
     };
     (link, tokio::spawn(drive(driven, tx, resume)))
 }
@@ -446,6 +448,9 @@ trait EventLoop: Send + 'static {
     type Request: Send;
     /// One poll: an event for the command, or the packet id of a publish just written.
     fn step(&mut self, address: &str) -> impl Future<Output = anyhow::Result<Step>> + Send;
+    /// Takes the events read or written but not yet returned by a poll (rumqttc buffers a
+    /// batch, and an error ends the batch).
+    fn take_events(&mut self) -> Vec<Step>;
     /// Takes every request this event loop would send on its next connection, with those
     /// still in its request channel, leaving out acknowledgements of the lost connection.
     fn take_pending(&mut self) -> VecDeque<Self::Request>;
@@ -481,11 +486,23 @@ struct Driven<O: Opener> {
     kept: VecDeque<<O::Events as EventLoop>::Request>,
     /// QoS 2 publishes completed by a reconnect, to report as delivered.
     completed: usize,
+    /// What the lost connection's event loop had read but not yet reported, to report before
+    /// the error that ended it: an acknowledgement lost here would leave its publish waiting
+    /// for ever, since rumqttc no longer holds it to resend.
+    salvaged: VecDeque<Event>,
+    /// The error that ended the last connection, once `salvaged` is reported.
+    lost: Option<anyhow::Error>,
 }
 
 impl<O: Opener> Driven<O> {
     /// The next event for the command, `None` for a poll that produced nothing to report.
     async fn next(&mut self) -> anyhow::Result<Option<Event>> {
+        if let Some(event) = self.salvaged.pop_front() {
+            return Ok(Some(event));
+        }
+        if let Some(error) = self.lost.take() {
+            return Err(error);
+        }
         if self.completed > 0 {
             self.completed -= 1;
             return Ok(Some(Event::Delivered));
@@ -519,7 +536,32 @@ impl<O: Opener> Driven<O> {
             Ok(Step::Event(event)) => Ok(Some(event)),
             Err(e) => {
                 self.replace_event_loop();
-                Err(e)
+                match self.salvaged.pop_front() {
+                    Some(event) => {
+                        self.lost = Some(e);
+                        Ok(Some(event))
+                    }
+                    None => Err(e),
+                }
+            }
+        }
+    }
+
+    /// Keeps what the lost connection's event loop read before it failed: acknowledgements
+    /// and messages (tagged with that connection, so their acknowledgements are dropped and
+    /// the broker redelivers them). Publishes it wrote count for the send order.
+    fn salvage(&mut self) {
+        for step in self.events.take_events() {
+            match step {
+                Step::Wrote(pkid) => self.newest = pkid,
+                Step::Event(Event::Message(mut message)) => {
+                    message.ack.generation = self.generation;
+                    self.salvaged.push_back(Event::Message(message));
+                }
+                Step::Event(event @ (Event::Delivered | Event::Rejected(_))) => {
+                    self.salvaged.push_back(event);
+                }
+                Step::Event(_) => {}
             }
         }
     }
@@ -528,6 +570,7 @@ impl<O: Opener> Driven<O> {
     /// loop in place, under the lock, so that no request meant for the lost connection (an
     /// acknowledgement above all) can reach the next one.
     fn replace_event_loop(&mut self) {
+        self.salvage();
         let mut link = self
             .link
             .lock()
@@ -546,13 +589,11 @@ impl EventLoop for r4::EventLoop {
     type Request = r4::Request;
 
     async fn step(&mut self, address: &str) -> anyhow::Result<Step> {
-        match self.poll().await {
-            Ok(r4::Event::Outgoing(r4::Outgoing::Publish(pkid))) if pkid != 0 => {
-                Ok(Step::Wrote(pkid))
-            }
-            Ok(event) => Ok(Step::Event(event4(event))),
-            Err(e) => Err(error4(address, e)),
-        }
+        self.poll().await.map(step4).map_err(|e| error4(address, e))
+    }
+
+    fn take_events(&mut self) -> Vec<Step> {
+        self.state.events.drain(..).map(step4).collect()
     }
 
     fn take_pending(&mut self) -> VecDeque<r4::Request> {
@@ -589,13 +630,15 @@ impl EventLoop for r5::EventLoop {
     type Request = r5::Request;
 
     async fn step(&mut self, address: &str) -> anyhow::Result<Step> {
-        match self.poll().await {
-            Ok(r5::Event::Outgoing(r4::Outgoing::Publish(pkid))) if pkid != 0 => {
-                Ok(Step::Wrote(pkid))
-            }
-            Ok(event) => Ok(Step::Event(event5(event))),
-            Err(e) => Err(error5(address, &self.options.client_id(), e)),
-        }
+        let id = self.options.client_id();
+        self.poll()
+            .await
+            .map(step5)
+            .map_err(|e| error5(address, &id, e))
+    }
+
+    fn take_events(&mut self) -> Vec<Step> {
+        self.state.events.drain(..).map(step5).collect()
     }
 
     fn take_pending(&mut self) -> VecDeque<r5::Request> {
@@ -712,6 +755,20 @@ fn qos5(qos: u8) -> rumqttc::v5::mqttbytes::QoS {
         0 => rumqttc::v5::mqttbytes::QoS::AtMostOnce,
         1 => rumqttc::v5::mqttbytes::QoS::AtLeastOnce,
         _ => rumqttc::v5::mqttbytes::QoS::ExactlyOnce,
+    }
+}
+
+fn step4(event: r4::Event) -> Step {
+    match event {
+        r4::Event::Outgoing(r4::Outgoing::Publish(pkid)) if pkid != 0 => Step::Wrote(pkid),
+        event => Step::Event(event4(event)),
+    }
+}
+
+fn step5(event: r5::Event) -> Step {
+    match event {
+        r5::Event::Outgoing(r4::Outgoing::Publish(pkid)) if pkid != 0 => Step::Wrote(pkid),
+        event => Step::Event(event5(event)),
     }
 }
 

@@ -46,6 +46,25 @@ pub fn mqtt_filter(filter: &str) -> Result<(), TopicError> {
     Ok(())
 }
 
+/// Whether `topic` matches the subscription `filter` (a valid one), by MQTT's rules: `+` is one
+/// level, `#` the rest (the parent level included), and a filter starting with a wildcard does
+/// not match topics starting with `$`.
+pub fn matches(filter: &str, topic: &str) -> bool {
+    if topic.starts_with('$') && filter.starts_with(['+', '#']) {
+        return false;
+    }
+    let mut levels = topic.split('/');
+    for pattern in filter.split('/') {
+        match (pattern, levels.next()) {
+            ("#", _) => return true,
+            ("+", Some(_)) => {}
+            (pattern, Some(level)) if pattern == level => {}
+            _ => return false,
+        }
+    }
+    levels.next().is_none()
+}
+
 /// Checks a Kafka topic name.
 pub fn kafka_topic(topic: &str) -> Result<(), TopicError> {
     let legal = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
@@ -91,6 +110,35 @@ mod tests {
         }
         for bad in ["a#", "a/#/b", "a+/b", "#/a"] {
             assert!(mqtt_filter(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn filters_match_topics_by_level() {
+        let yes = [
+            ("#", "a/b"),
+            ("a/#", "a"),
+            ("a/#", "a/b/c"),
+            ("a/+/c", "a/b/c"),
+            ("+", ""),
+            ("a/+", "a/"),
+            ("/+", "/x"),
+            ("$SYS/#", "$SYS/broker"),
+        ];
+        for (filter, topic) in yes {
+            assert!(matches(filter, topic), "{filter} should match {topic}");
+        }
+        let no = [
+            ("a/+", "a"),
+            ("a/+", "a/b/c"),
+            ("a/b", "a/b/c"),
+            ("a", "A"),
+            ("+/x", "$SYS/x"),
+            ("#", "$SYS/x"),
+            ("a/+/c", "a/b/d"),
+        ];
+        for (filter, topic) in no {
+            assert!(!matches(filter, topic), "{filter} should not match {topic}");
         }
     }
 

@@ -269,6 +269,84 @@ fn a_message_too_large_for_kafka_stops_the_bridge_and_waits_for_a_bridge_that_ta
     assert_eq!(records[2].payload, b"after");
 }
 
+// A bridge that subscribes again on its resumed session must not forward the topic's retained
+// message again: an old value would land in Kafka after newer ones.
+
+#[test]
+fn a_restarted_bridge_does_not_forward_a_retained_message_again_on_either_mqtt_version() {
+    for version in ["5", "3.1.1"] {
+        let mqtt_topic = common::fresh("bridge-retained");
+        let kafka_topic = common::kafka_topic("bridge-retained", 1);
+        let args = [
+            &bridge_args(&mqtt_topic, &kafka_topic)[..],
+            &["-V".into(), version.into()],
+        ]
+        .concat();
+        let url = mqtt_url(&mqtt_topic);
+        let publish = |extra: &[&str]| {
+            let output = common::run(
+                &[&["pub", &url][..], extra].concat(),
+                b"",
+                Duration::from_secs(30),
+            );
+            common::assert_success("pub", &output);
+        };
+
+        let bridge = Running::start(&args);
+        publish(&["-r", "-m", "1"]);
+        publish(&["-m", "2"]);
+        publish(&["-m", "3"]);
+        await_kafka(&kafka_topic, Duration::from_secs(30), |r| r.len() >= 3);
+        stop_bridge(bridge);
+        let bridge = Running::start(&args);
+        publish(&["-m", "4"]);
+        await_kafka(&kafka_topic, Duration::from_secs(30), |r| r.len() >= 4);
+        let stopped = bridge.terminate(Duration::from_secs(30));
+        common::assert_success("second bridge run", &stopped);
+
+        let got = payloads(&kafka_records(&kafka_topic));
+        assert_eq!(got, ["1", "2", "3", "4"], "MQTT {version}");
+        // Cleared, so that no later test sees it.
+        publish(&["-r", "-m", ""]);
+    }
+}
+
+// A session reused under the same -i with another filter still holds the old subscription:
+// the bridge forwards only what its own filter matches.
+
+#[test]
+fn a_bridge_forwards_only_its_filters_topics_from_a_session_with_another_subscription() {
+    let prefix = common::fresh("bridge-reused-id");
+    let (old_target, new_target) = (
+        common::kafka_topic("bridge-reused-id-a", 1),
+        common::kafka_topic("bridge-reused-id-b", 1),
+    );
+    let id = ["-i".to_owned(), prefix.clone()];
+    let old = [&bridge_args(&format!("{prefix}/a/#"), &old_target)[..], &id].concat();
+    let new = [&bridge_args(&format!("{prefix}/b/#"), &new_target)[..], &id].concat();
+    stop_bridge(Running::start(&old));
+
+    let bridge = Running::start(&new);
+    for (topic, message) in [("a/x", "for the old filter"), ("b/x", "for the new filter")] {
+        let url = mqtt_url(&format!("{prefix}/{topic}"));
+        let output = common::run(&["pub", &url, "-m", message], b"", Duration::from_secs(30));
+        common::assert_success("pub", &output);
+    }
+    await_kafka(&new_target, Duration::from_secs(30), |r| !r.is_empty());
+    let stopped = bridge.terminate(Duration::from_secs(30));
+
+    common::assert_success("bridge", &stopped);
+    assert!(
+        common::stderr(&stopped).contains("bridge skipped 1 messages outside"),
+        "{}",
+        common::stderr(&stopped)
+    );
+    assert_eq!(
+        payloads(&kafka_records(&new_target)),
+        ["for the new filter"]
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // SIGTERM: drain, report, and leave the rest with the broker.
 

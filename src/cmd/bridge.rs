@@ -13,6 +13,11 @@
 //!
 //! A record Kafka refuses for good (too large, not authorised) stops the bridge with an
 //! error; the message is not acknowledged, so it stays with the broker.
+//!
+//! Two kinds of message are acknowledged in their turn without being forwarded: retained
+//! messages a broker sends again when the bridge subscribes again on a resumed session (old
+//! values, already forwarded, that would land after newer ones), and messages outside the
+//! filter, from a subscription an earlier run left in the session under the same `-i`.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -20,13 +25,15 @@ use std::time::Duration;
 use crate::Interrupts;
 use crate::exit::{self, Code, err};
 use crate::kafka::{self, Delivery, Producer, Reliability};
-use crate::mqtt::{AckToken, Connection, Event};
+use crate::mqtt::{AckToken, Connection, Event, Message, Version};
 use crate::record::Envelope;
 use crate::settings::BridgeSettings;
+use crate::topic;
 
-/// A message produced to Kafka and not yet acknowledged on MQTT.
+/// A message produced to Kafka (or skipped) and not yet acknowledged on MQTT.
 struct InFlight {
-    delivery: Delivery,
+    /// `None` for a message not forwarded, acknowledged in its turn.
+    delivery: Option<Delivery>,
     ack: AckToken,
     /// Connection generation it arrived on: after a reconnect the broker redelivers it, and
     /// the connection drops the old acknowledgement, so it does not count as acknowledged.
@@ -40,6 +47,10 @@ struct Counts {
     forwarded: u64,
     redelivered: u64,
     acknowledged: u64,
+    /// Retained messages sent again on a resumed MQTT 3.1.1 session.
+    retained_again: u64,
+    /// Messages of a subscription the session holds from another filter.
+    outside_filter: u64,
 }
 
 /// Runs the bridge until the first interrupt, then drains and reports. A second interrupt
@@ -52,6 +63,7 @@ pub async fn run(settings: BridgeSettings, interrupts: &mut Interrupts) -> anyho
     let mut queue: VecDeque<InFlight> = VecDeque::new();
     let mut counts = Counts::default();
     let mut generation = 0;
+    let mut resumed = false;
     let mut ready = false;
     let mut draining = false;
     // A record the producer refused at once: the bridge drains what went before, then stops.
@@ -91,11 +103,13 @@ pub async fn run(settings: BridgeSettings, interrupts: &mut Interrupts) -> anyho
             event = connection.poll(), if queue.len() < window || draining => match event {
                 Ok(Event::Connected { session_present }) => {
                     generation += 1;
+                    resumed = session_present;
                     if !session_present && generation > 1 {
                         tracing::warn!("the broker did not keep the bridge's session");
                     }
                     // Also on a resumed session: the filter may differ from the session's.
-                    connection.subscribe(std::slice::from_ref(&settings.filter), settings.qos)?;
+                    let filters = std::slice::from_ref(&settings.filter);
+                    connection.subscribe(filters, settings.qos, false)?;
                 }
                 Ok(Event::Subscribed(granted)) => {
                     if let Some(Err(reason)) = granted.first() {
@@ -109,6 +123,11 @@ pub async fn run(settings: BridgeSettings, interrupts: &mut Interrupts) -> anyho
                     }
                 }
                 Ok(Event::Message(message)) if !draining => {
+                    if counts.skips(&settings, resumed, &message) {
+                        let (ack, topic) = (message.ack_token(), message.topic);
+                        queue.push_back(InFlight { delivery: None, ack, generation, topic });
+                        continue;
+                    }
                     counts.forwarded += 1;
                     counts.redelivered += u64::from(message.dup);
                     let record = Envelope {
@@ -128,7 +147,9 @@ pub async fn run(settings: BridgeSettings, interrupts: &mut Interrupts) -> anyho
                         }
                     };
                     let ack = message.ack_token();
-                    queue.push_back(InFlight { delivery, ack, generation, topic: message.topic });
+                    queue.push_back(InFlight {
+                        delivery: Some(delivery), ack, generation, topic: message.topic,
+                    });
                 }
                 Ok(_) => {}
                 Err(e) if !ready && generation == 0 => break Err(e),
@@ -150,12 +171,53 @@ pub async fn run(settings: BridgeSettings, interrupts: &mut Interrupts) -> anyho
         "bridge stopped: {} messages forwarded ({} carried the DUP flag), {} acknowledged",
         counts.forwarded, counts.redelivered, counts.acknowledged
     );
+    if counts.retained_again > 0 {
+        eprintln!(
+            "bridge skipped {} retained messages the broker sent again to the resumed session",
+            counts.retained_again
+        );
+    }
+    if counts.outside_filter > 0 {
+        eprintln!(
+            "bridge skipped {} messages outside '{}': the session '{}' also holds a \
+             subscription made with another filter",
+            counts.outside_filter, settings.filter, settings.mqtt.client_id
+        );
+    }
     result
 }
 
+impl Counts {
+    /// Whether `message` is one not to forward, counting it: a message outside the filter
+    /// (the session holds a subscription of an earlier run with another filter, under the
+    /// same `-i`), or a retained message sent again because the bridge subscribed again on a
+    /// resumed MQTT 3.1.1 session. Forwarding that one would put an old value after newer
+    /// ones; MQTT 5 brokers are asked not to send it (retain handling 1).
+    fn skips(&mut self, settings: &BridgeSettings, resumed: bool, message: &Message) -> bool {
+        if !topic::matches(&settings.filter, &message.topic) {
+            if self.outside_filter == 0 {
+                tracing::warn!(
+                    topic = message.topic,
+                    "a message outside the filter: the session holds another subscription"
+                );
+            }
+            self.outside_filter += 1;
+            true
+        } else if message.retain && resumed && settings.mqtt.version == Version::V311 {
+            self.retained_again += 1;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 /// The outcome of the oldest message in flight; the caller checks the queue is not empty.
-async fn front(queue: &mut VecDeque<InFlight>) -> anyhow::Result<(i32, i64)> {
-    (&mut queue.front_mut().expect("guarded by the caller").delivery).await
+async fn front(queue: &mut VecDeque<InFlight>) -> anyhow::Result<()> {
+    match &mut queue.front_mut().expect("guarded by the caller").delivery {
+        Some(delivery) => delivery.await.map(|_| ()),
+        None => Ok(()),
+    }
 }
 
 fn announce_ready(settings: &BridgeSettings, address: &str) {

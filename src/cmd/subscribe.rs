@@ -124,7 +124,7 @@ async fn from_mqtt<W: Write>(
                 Ok(Event::Connected { session_present }) => {
                     connected_once = true;
                     if !session_present {
-                        connection.subscribe(filters, qos)?;
+                        connection.subscribe(filters, qos, true)?;
                     }
                 }
                 Ok(Event::Subscribed(granted)) => {

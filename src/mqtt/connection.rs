@@ -230,19 +230,28 @@ impl Connection {
         Ok(())
     }
 
-    /// Subscribes to every filter at one QoS, in one SUBSCRIBE.
-    pub fn subscribe(&self, filters: &[String], qos: u8) -> anyhow::Result<()> {
+    /// Subscribes to every filter at one QoS, in one SUBSCRIBE. With `retained_again` false,
+    /// an MQTT 5 broker sends retained messages only for a subscription the session did not
+    /// have yet (retain handling 1); MQTT 3.1.1 has no such option.
+    pub fn subscribe(
+        &self,
+        filters: &[String],
+        qos: u8,
+        retained_again: bool,
+    ) -> anyhow::Result<()> {
         match &self.link().client {
             Client::V4(client) => client.try_subscribe_many(
                 filters
                     .iter()
                     .map(|f| r4::SubscribeFilter::new(f.clone(), qos4(qos))),
             )?,
-            Client::V5(client) => client.try_subscribe_many(
-                filters
-                    .iter()
-                    .map(|f| p5::Filter::new(f.clone(), qos5(qos))),
-            )?,
+            Client::V5(client) => client.try_subscribe_many(filters.iter().map(|f| {
+                let mut filter = p5::Filter::new(f.clone(), qos5(qos));
+                if !retained_again {
+                    filter.retain_forward_rule = p5::RetainForwardRule::OnNewSubscribe;
+                }
+                filter
+            }))?,
         }
         Ok(())
     }

@@ -3,7 +3,8 @@
 //!
 //! Every message is flushed as soon as it is written, also into a pipe, so a consumer
 //! downstream sees it at once and nothing is lost when `mqk` is stopped. A closed pipe
-//! (`mqk sub … | head -1`) is reported as [`Written::Closed`], a normal end, not an error.
+//! (`mqk sub … | head -1`) is reported as [`Written::Closed`], a normal end, not an error;
+//! [`reader_gone`] notices it between messages too, so `sub` does not wait for the next one.
 
 use std::io::{self, Write};
 
@@ -18,6 +19,41 @@ pub enum Format {
     Raw,
     /// One envelope per line (see the README's record envelope).
     Json,
+}
+
+/// Completes once the reader of stdout has gone, when stdout is a pipe or a socket; never
+/// for a file or a terminal. A thread waits in poll(2), which reports POLLERR on a pipe
+/// whose reading end is closed (POLLHUP on a socket) without anything being written.
+pub async fn reader_gone() {
+    use std::os::fd::AsRawFd;
+    let fd = io::stdout().as_raw_fd();
+    // SAFETY: fstat only writes into the zeroed struct it is given.
+    let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+    let kind = match unsafe { libc::fstat(fd, &mut stat) } {
+        0 => stat.st_mode & libc::S_IFMT,
+        _ => 0,
+    };
+    if kind != libc::S_IFIFO && kind != libc::S_IFSOCK {
+        return std::future::pending().await;
+    }
+    let (gone, wait) = tokio::sync::oneshot::channel();
+    // A plain thread, not spawn_blocking: the runtime would wait for it when shutting down.
+    std::thread::spawn(move || {
+        loop {
+            let mut watch = libc::pollfd {
+                fd,
+                events: 0,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd, for the length given.
+            let ready = unsafe { libc::poll(&mut watch, 1, -1) };
+            if ready > 0 && watch.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {
+                let _ = gone.send(());
+                return;
+            }
+        }
+    });
+    let _ = wait.await;
 }
 
 /// What happened to a write.

@@ -660,6 +660,27 @@ fn kafka_sub_exits_0_quietly_when_the_pipe_reader_goes_away() {
     assert_quiet_end(&output);
 }
 
+#[test]
+fn sub_ends_when_its_reader_goes_away_with_nothing_more_to_write() {
+    let (topic, kafka_topic) = (
+        common::fresh("gone-reader"),
+        common::kafka_topic("kafka-gone-reader", 1),
+    );
+    for (url, limit) in [(mqtt(&topic), 5), (kafka(&kafka_topic), 10)] {
+        let mut sub = subscribe(&[&url]);
+        publish(&[&url, "-m", "only"], b"");
+        let limit = Duration::from_secs(limit);
+        let first = first_line(sub.child.stdout.take().unwrap(), limit);
+        let (line, reader) = first.expect("the message reached the pipe");
+        assert_eq!(line, "only\n");
+        drop(reader);
+
+        // Nothing more is published: sub must notice the closed pipe without writing.
+        let output = sub.finish(Duration::from_secs(5));
+        assert_quiet_end(&output);
+    }
+}
+
 fn assert_quiet_end(output: &Output) {
     assert_exit(output, 0, "sub after its reader went away");
     let stderr = stderr(output);

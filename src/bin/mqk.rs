@@ -44,6 +44,13 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Sub(args) => {
             let settings = settings::resolve_sub(args)?;
+            // A reader that went away ends `sub` as quietly as an interrupt.
+            let stop = async {
+                tokio::select! {
+                    () = stop => {}
+                    () = mqk::output::reader_gone() => {}
+                }
+            };
             cmd::subscribe::run(settings, std::io::stdout().lock(), stop).await
         }
         Command::Bridge(args) => {

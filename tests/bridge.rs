@@ -13,7 +13,7 @@ use std::process::{Child, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::own::{self, OwnBroker};
+use common::own::KafkaBehindProxy;
 use common::proxy::Proxy;
 use mqk::audit::{Audit, Counts};
 
@@ -464,39 +464,19 @@ fn of_two_bridges_on_one_session_one_exits_4_naming_the_client_id_and_the_other_
 /// bridge that stops answering pings dropped by Mosquitto.
 const KEEP_ALIVE: &str = "5s";
 
-/// A tansu of the test's own, reached only through a proxy that can stall it.
-struct KafkaBehindProxy {
-    proxy: Proxy,
-    _tansu: OwnBroker,
-}
+/// The one topic a bridge test creates on its own tansu, through the proxy.
+const BRIDGED: &str = "bridged";
 
-impl KafkaBehindProxy {
-    fn start() -> KafkaBehindProxy {
-        let port = own::free_port();
-        let proxy = Proxy::start(([127, 0, 0, 1], port).into());
-        // tansu advertises the proxy's address, so no connection bypasses it.
-        let tansu = own::tansu(port, proxy.address());
-        KafkaBehindProxy {
-            proxy,
-            _tansu: tansu,
-        }
-    }
-
-    /// The one topic the bridge creates on this tansu, through the proxy.
-    fn url(&self) -> String {
-        format!("kafka://{}/bridged", self.proxy.address())
-    }
-
-    /// `mqk bridge` from an MQTT topic to [`KafkaBehindProxy::url`], creating the topic.
-    fn bridge_args(&self, mqtt_topic: &str, extra: &[&str]) -> Vec<String> {
-        let url = self.url();
-        let args = ["bridge", &mqtt_url(mqtt_topic), &url, "--create-topic"];
-        [&args[..], &["--partitions", "1"], extra]
-            .concat()
-            .into_iter()
-            .map(String::from)
-            .collect()
-    }
+/// `mqk bridge` from an MQTT topic to the topic [`BRIDGED`] behind `kafka`'s proxy, creating
+/// the topic.
+fn proxied_bridge_args(kafka: &KafkaBehindProxy, mqtt_topic: &str, extra: &[&str]) -> Vec<String> {
+    let url = kafka.url(BRIDGED);
+    let args = ["bridge", &mqtt_url(mqtt_topic), &url, "--create-topic"];
+    [&args[..], &["--partitions", "1"], extra]
+        .concat()
+        .into_iter()
+        .map(String::from)
+        .collect()
 }
 
 #[test]
@@ -546,8 +526,8 @@ fn bridge_through_a_20_s_kafka_outage_forwards_everything_in_order_and_stays_con
     const COUNT: usize = 3_000;
     let mqtt_topic = common::fresh("bridge-kafka-outage");
     let kafka = KafkaBehindProxy::start();
-    let kafka_url = kafka.url();
-    let args = kafka.bridge_args(&mqtt_topic, &["--keep-alive", KEEP_ALIVE]);
+    let kafka_url = kafka.url(BRIDGED);
+    let args = proxied_bridge_args(&kafka, &mqtt_topic, &["--keep-alive", KEEP_ALIVE]);
     let sequence = sequence(COUNT);
     let bridge = Running::start(&args);
     let publisher = PacedPub::start(&mqtt_topic, &sequence, 300);
@@ -579,8 +559,8 @@ fn a_second_sigterm_while_kafka_is_down_stops_the_bridge_at_once_and_loses_nothi
     const COUNT: usize = 50;
     let mqtt_topic = common::fresh("bridge-double-term");
     let kafka = KafkaBehindProxy::start();
-    let kafka_url = kafka.url();
-    let args = kafka.bridge_args(&mqtt_topic, &[]);
+    let kafka_url = kafka.url(BRIDGED);
+    let args = proxied_bridge_args(&kafka, &mqtt_topic, &[]);
     let sequence = sequence(COUNT);
     let bridge = Running::start(&args);
 

@@ -4,7 +4,7 @@
 //! exits 0; or, when it cannot reconnect, it exits non-zero saying what was not delivered. It
 //! never keeps running while sending nothing (C24, C21). And a broker that refuses what `pub`
 //! sends, packets over its size limit, ends `pub` in bounded time without a reconnect loop
-//! (C20).
+//! (C20). A Kafka `sub` keeps reading after its cluster was away.
 
 mod common;
 
@@ -151,6 +151,39 @@ fn a_message_over_the_brokers_packet_limit_ends_pub_without_a_reconnect_loop() {
         "{said}"
     );
     assert!(took < Duration::from_secs(20), "took {took:?}");
+}
+
+// A Kafka `sub` rides out a lost cluster as an MQTT `sub` rides out a lost broker.
+
+#[test]
+fn kafka_sub_keeps_reading_after_the_cluster_was_away_for_5_s() {
+    let kafka = own::KafkaBehindProxy::start();
+    let url = kafka.url("outage");
+    let publish = |message: &str| {
+        let args = ["pub", &url, "--create-topic", "-m", message];
+        let output = common::run(&args, b"", Duration::from_secs(60));
+        common::assert_success("pub", &output);
+    };
+    publish("before");
+    let mut sub = common::start(&["sub", &url, "--from", "beginning", "-n", "2"]);
+    let mut stdout = std::io::BufReader::new(sub.child.stdout.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut first).unwrap();
+    assert_eq!(first, "before\n");
+
+    kafka.proxy.refuse(true);
+    kafka.proxy.cut();
+    thread::sleep(Duration::from_secs(5));
+    let still_reading = sub.child.try_wait().unwrap().is_none();
+    kafka.proxy.refuse(false);
+    publish("after");
+
+    let output = sub.finish(Duration::from_secs(60));
+    assert!(still_reading, "sub ended during the outage");
+    common::assert_success("sub across the outage", &output);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    assert_eq!(rest, "after\n");
 }
 
 /// N from pub's "N of 20 messages sent were not acknowledged".

@@ -16,7 +16,7 @@
 use std::collections::HashSet;
 
 use rdkafka::consumer::{Consumer as _, StreamConsumer};
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Headers, Message as _};
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::mpsc;
@@ -168,6 +168,7 @@ async fn read_topic(
                 Err(KafkaError::PartitionEOF(partition)) => {
                     at_end.insert(partition);
                 }
+                Err(e) if passing(&e) => {}
                 Err(e) => {
                     let _ = tx.send(Err(e.into())).await;
                     return;
@@ -182,6 +183,9 @@ async fn read_topic(
         let report = match consumer.recv().await {
             Ok(message) => Ok(Report::Record(Box::new(envelope(&message)))),
             Err(KafkaError::PartitionEOF(partition)) => Ok(Report::Eof(topic.clone(), partition)),
+            // librdkafka reconnects by itself, and the context has logged it; reading resumes
+            // where it stopped, as an MQTT `sub` resumes after a reconnect.
+            Err(e) if passing(&e) => continue,
             Err(e) => {
                 Err(anyhow::Error::new(e).context(format!("cannot read kafka topic '{topic}'")))
             }
@@ -191,6 +195,26 @@ async fn read_topic(
             return;
         }
     }
+}
+
+/// Whether a consumer error is about the connection to the cluster, which librdkafka
+/// recovers from by itself, rather than about the topic or this client.
+fn passing(error: &KafkaError) -> bool {
+    use RDKafkaErrorCode as E;
+    matches!(
+        error.rdkafka_error_code(),
+        Some(
+            E::BrokerTransportFailure
+                | E::AllBrokersDown
+                | E::NetworkException
+                | E::RequestTimedOut
+                | E::OperationTimedOut
+                | E::LeaderNotAvailable
+                | E::NotLeaderForPartition
+                | E::BrokerNotAvailable
+                | E::Resolve
+        )
+    )
 }
 
 fn create(settings: &KafkaSettings) -> anyhow::Result<StreamConsumer<Context>> {

@@ -113,3 +113,27 @@ pub fn tansu(port: u16, advertised: SocketAddr) -> OwnBroker {
         .args(["--storage-engine", "memory://tansu/"]);
     OwnBroker::spawn(command, port, &dir)
 }
+
+/// A tansu of the test's own, reached only through a proxy that can stall or cut it.
+pub struct KafkaBehindProxy {
+    pub proxy: super::proxy::Proxy,
+    _tansu: OwnBroker,
+}
+
+impl KafkaBehindProxy {
+    pub fn start() -> KafkaBehindProxy {
+        let port = free_port();
+        let proxy = super::proxy::Proxy::start(([127, 0, 0, 1], port).into());
+        // tansu advertises the proxy's address, so no connection bypasses it.
+        let tansu = tansu(port, proxy.address());
+        KafkaBehindProxy {
+            proxy,
+            _tansu: tansu,
+        }
+    }
+
+    /// `kafka://PROXY/TOPIC`.
+    pub fn url(&self, topic: &str) -> String {
+        format!("kafka://{}/{topic}", self.proxy.address())
+    }
+}

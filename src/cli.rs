@@ -170,7 +170,7 @@ pub struct KafkaArgs {
     #[arg(long)]
     pub create_topic: bool,
     /// Partitions of a topic created by --create-topic.
-    #[arg(long, default_value_t = 1, value_name = "N")]
+    #[arg(long, default_value_t = 1, value_name = "N", requires = "create_topic")]
     pub partitions: i32,
 }
 

@@ -96,11 +96,23 @@ pub enum EnvelopeError {
     },
     #[error("line {line}: field '{field}' is not valid base64")]
     Base64 { line: usize, field: &'static str },
+    #[error("line {line}: an envelope is a JSON object, {{...}}")]
+    NotObject { line: usize },
+    #[error("line {line}: field '{field}' {rule}")]
+    Invalid {
+        line: usize,
+        field: &'static str,
+        rule: &'static str,
+    },
 }
 
 impl Envelope {
     /// Reads one NDJSON line; `line` is its 1-based number, for error messages.
     pub fn from_json(text: &[u8], line: usize) -> Result<Envelope, EnvelopeError> {
+        // serde would also take a struct written as an array of its fields.
+        if text.trim_ascii_start().first().is_some_and(|&b| b != b'{') {
+            return Err(EnvelopeError::NotObject { line });
+        }
         let wire: Wire = serde_json::from_slice(text).map_err(|e| EnvelopeError::Json {
             line,
             column: e.column(),
@@ -198,6 +210,13 @@ impl Wire {
     }
 
     fn into_envelope(self, line: usize) -> Result<Envelope, EnvelopeError> {
+        if self.timestamp.is_some_and(|t| t < 0) {
+            return Err(EnvelopeError::Invalid {
+                line,
+                field: "timestamp",
+                rule: "is epoch milliseconds: 0 or more",
+            });
+        }
         let payload = join(self.payload, self.payload_encoding, line, "payload")?;
         if let Some(p) = &self.properties {
             join(
@@ -364,5 +383,23 @@ mod tests {
         assert!(err.to_string().contains("unknown field"), "{err}");
         let err = Envelope::from_json(br#"{"payload": "!", "payload_encoding": "base64"}"#, 3);
         assert!(matches!(err, Err(EnvelopeError::Base64 { line: 3, .. })));
+    }
+
+    #[test]
+    fn an_array_or_a_negative_timestamp_is_refused() {
+        let err = Envelope::from_json(b" []", 4).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "line 4: an envelope is a JSON object, {...}"
+        );
+        let err = Envelope::from_json(br#"["t", "p"]"#, 1).unwrap_err();
+        assert!(matches!(err, EnvelopeError::NotObject { line: 1 }));
+        let err = Envelope::from_json(br#"{"payload": "x", "timestamp": -5}"#, 9).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("'timestamp' is epoch milliseconds"),
+            "{err}"
+        );
+        assert!(Envelope::from_json(br#"{"timestamp": 0}"#, 1).is_ok());
     }
 }

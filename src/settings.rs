@@ -229,7 +229,10 @@ pub fn resolve_sub(args: SubArgs) -> Result<SubSettings> {
                 }
                 let filter = m.topic.clone().ok_or_else(|| no_topic(url, "FILTER"))?;
                 topic::mqtt_filter(&filter).map_err(|e| usage(format!("{url}: {e}")))?;
-                filters.push(filter);
+                // The same filter twice is one subscription.
+                if !filters.contains(&filter) {
+                    filters.push(filter);
+                }
             }
             let settings = mqtt_settings(&args.mqtt, first, 100, "sub")?;
             Source::Mqtt {
@@ -252,7 +255,10 @@ pub fn resolve_sub(args: SubArgs) -> Result<SubSettings> {
                 }
                 let topic = k.topic.clone().ok_or_else(|| no_topic(url, "TOPIC"))?;
                 topic::kafka_topic(&topic).map_err(|e| usage(format!("{url}: {e}")))?;
-                topics.push(topic);
+                // Read once, however often it is named.
+                if !topics.contains(&topic) {
+                    topics.push(topic);
+                }
             }
             let (settings, _) = kafka_settings(&args.kafka, first)?;
             Source::Kafka {
@@ -498,6 +504,14 @@ fn kafka_settings(
             ))),
         })
         .collect::<Result<Vec<_>>>()?;
+    if let Some((key, _)) = overrides
+        .iter()
+        .find(|(key, _)| matches!(key.as_str(), "bootstrap.servers" | "metadata.broker.list"))
+    {
+        return Err(usage(format!(
+            "-X {key}: the brokers come from the kafka:// URL"
+        )));
+    }
     kafka::check_properties(&overrides).map_err(|e| usage(format!("-X {e}")))?;
     if args.partitions < 1 {
         return Err(usage("--partitions must be at least 1"));
@@ -590,6 +604,43 @@ mod tests {
         let error = result.unwrap_err();
         assert_eq!(crate::exit::code_of(&error), Code::Usage, "{error}");
         error.to_string()
+    }
+
+    #[test]
+    fn the_brokers_come_only_from_the_url_and_partitions_only_with_create_topic() {
+        for key in ["bootstrap.servers", "metadata.broker.list"] {
+            let x = format!("{key}=other:9092");
+            let message = usage_message(pub_args(&["kafka://k/t", "-m", "x", "-X", &x]));
+            assert!(message.contains("come from the kafka:// URL"), "{message}");
+        }
+        let line = ["pub", "kafka://k/t", "-m", "x", "--partitions", "3"];
+        let error = Cli::parse_typed([&["mqk"], &line[..]].concat()).unwrap_err();
+        assert!(error.to_string().contains("--create-topic"), "{error}");
+        assert!(
+            pub_args(&[
+                "kafka://k/t",
+                "-m",
+                "x",
+                "--create-topic",
+                "--partitions",
+                "3"
+            ])
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_topic_named_twice_is_read_once() {
+        let settings = sub_args(&["kafka://k/a", "kafka://k/b", "kafka://k/a"]).unwrap();
+        let Source::Kafka { topics, .. } = settings.source else {
+            panic!("not a Kafka source")
+        };
+        assert_eq!(topics, ["a", "b"]);
+        let settings = sub_args(&["mqtt://h/a/#", "mqtt://h/a/#"]).unwrap();
+        let Source::Mqtt { filters, .. } = settings.source else {
+            panic!("not an MQTT source")
+        };
+        assert_eq!(filters, ["a/#"]);
     }
 
     #[test]
@@ -735,7 +786,7 @@ mod tests {
             &["-X", "linger.ms=5"],
             &["--metadata-timeout", "3s"],
             &["--create-topic"],
-            &["--partitions", "3"],
+            &["--create-topic", "--partitions", "3"],
             &["-k", "key"],
             &["--delivery-timeout", "3s"],
         ];

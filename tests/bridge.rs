@@ -337,7 +337,7 @@ fn a_bridge_forwards_only_its_filters_topics_from_a_session_with_another_subscri
 
     common::assert_success("bridge", &stopped);
     assert!(
-        common::stderr(&stopped).contains("bridge skipped 1 messages outside"),
+        common::stderr(&stopped).contains("bridge skipped 1 message outside"),
         "{}",
         common::stderr(&stopped)
     );

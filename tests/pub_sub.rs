@@ -1047,7 +1047,7 @@ fn pub_interrupted_before_its_input_ends_exits_130_after_acknowledgements() {
     let output = common::wait_output(publisher, LIMIT);
     drop(stdin);
     assert_exit(&output, 130, "pub interrupted");
-    assert_says(&output, "published 1 messages");
+    assert_says(&output, "published 1 message ");
     assert_says(
         &output,
         "interrupted; 0 of 1 messages sent were not acknowledged",

@@ -173,15 +173,17 @@ pub async fn run(settings: BridgeSettings, interrupts: &mut Interrupts) -> anyho
     );
     if counts.retained_again > 0 {
         eprintln!(
-            "bridge skipped {} retained messages the broker sent again to the resumed session",
-            counts.retained_again
+            "bridge skipped {}: retained, sent again to the resumed session",
+            super::messages(counts.retained_again)
         );
     }
     if counts.outside_filter > 0 {
         eprintln!(
-            "bridge skipped {} messages outside '{}': the session '{}' also holds a \
-             subscription made with another filter",
-            counts.outside_filter, settings.filter, settings.mqtt.client_id
+            "bridge skipped {} outside '{}': the session '{}' also holds a subscription made \
+             with another filter",
+            super::messages(counts.outside_filter),
+            settings.filter,
+            settings.mqtt.client_id
         );
     }
     result

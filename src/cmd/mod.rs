@@ -16,6 +16,11 @@ pub(crate) fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
+/// "1 message", "2 messages": a count of messages for summaries.
+pub(crate) fn messages(n: u64) -> String {
+    format!("{n} message{}", if n == 1 { "" } else { "s" })
+}
+
 /// Human-readable byte count for summaries.
 pub(crate) fn bytes(n: u64) -> String {
     const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];

@@ -211,11 +211,20 @@ fn mqtt_message(
     if qos > 2 {
         return Err(bad(format!("qos must be 0, 1 or 2, not {qos}")));
     }
+    let retain = envelope.retain.unwrap_or(settings.retain);
+    if retain && envelope.payload.is_none() {
+        // A Kafka record with a null value, say: MQTT has no null, only an empty payload.
+        tracing::warn!(
+            line = item.line,
+            topic,
+            "a record without a payload sent retained: this clears the topic's retained message"
+        );
+    }
     Ok(mqtt::Outgoing {
         topic,
         payload: envelope.payload.unwrap_or_default().into(),
         qos,
-        retain: envelope.retain.unwrap_or(settings.retain),
+        retain,
         properties: envelope.properties,
     })
 }
@@ -246,7 +255,7 @@ async fn to_kafka(
                 pending.pop_front();
                 match outcome {
                     Ok(_) => tally.acked += 1,
-                    Err(e) => tally.fail(format!("kafka refused a record: {e}"), false),
+                    Err(e) => tally.fail(format!("a Kafka record failed: {e}"), false),
                 }
             }
             item = items.recv(), if !input_done && pending.len() < settings.inflight => {
@@ -277,7 +286,7 @@ async fn to_kafka(
                 tally.sent(record.payload_bytes().len());
                 match producer.send(&topic, &record) {
                     Ok(delivery) => pending.push_back(delivery),
-                    Err(e) => tally.fail(format!("kafka refused a record: {e}"), false),
+                    Err(e) => tally.fail(format!("a Kafka record failed: {e}"), false),
                 }
             }
         }
@@ -285,7 +294,7 @@ async fn to_kafka(
     for delivery in pending.drain(..) {
         match tokio::time::timeout(settings.delivery_timeout, delivery).await {
             Ok(Ok(_)) => tally.acked += 1,
-            Ok(Err(e)) => tally.fail(format!("kafka refused a record: {e}"), false),
+            Ok(Err(e)) => tally.fail(format!("a Kafka record failed: {e}"), false),
             Err(_) => break,
         }
     }
@@ -345,10 +354,8 @@ impl Tally {
         if !quiet && !never_started {
             let size = super::bytes(self.bytes);
             if self.acked == self.sent {
-                eprintln!(
-                    "published {} messages ({size}) in {seconds:.2} s",
-                    self.acked
-                );
+                let published = super::messages(self.acked as u64);
+                eprintln!("published {published} ({size}) in {seconds:.2} s");
             } else {
                 eprintln!(
                     "published {} of {} messages ({size} sent) in {seconds:.2} s",

@@ -295,7 +295,7 @@ impl Connection {
     }
 
     /// Sends every pending acknowledgement, then DISCONNECT, waiting at most `limit` in all,
-    /// then waits (at most [`CLOSE_WAIT`]) for the broker to close the connection. Messages
+    /// then waits (at most 2 s) for the broker to close the connection. Messages
     /// arriving meanwhile are left unacknowledged, for the broker to redeliver. A connection
     /// that has failed is left alone: its acknowledgements are void.
     ///

@@ -47,9 +47,17 @@ pub fn mqtt_filter(filter: &str) -> Result<(), TopicError> {
 }
 
 /// Whether `topic` matches the subscription `filter` (a valid one), by MQTT's rules: `+` is one
-/// level, `#` the rest (the parent level included), and a filter starting with a wildcard does
-/// not match topics starting with `$`.
+/// level, `#` the rest (the parent level included), a filter starting with a wildcard does
+/// not match topics starting with `$`, and a shared subscription matches by its filter.
 pub fn matches(filter: &str, topic: &str) -> bool {
+    // An MQTT 5 shared subscription, `$share/GROUP/FILTER`, matches what FILTER matches.
+    let filter = match filter
+        .strip_prefix("$share/")
+        .and_then(|rest| rest.split_once('/'))
+    {
+        Some((_group, shared)) => shared,
+        None => filter,
+    };
     if topic.starts_with('$') && filter.starts_with(['+', '#']) {
         return false;
     }
@@ -124,6 +132,8 @@ mod tests {
             ("a/+", "a/"),
             ("/+", "/x"),
             ("$SYS/#", "$SYS/broker"),
+            ("$share/g/a/#", "a/b"),
+            ("$share/g/+", "x"),
         ];
         for (filter, topic) in yes {
             assert!(matches(filter, topic), "{filter} should match {topic}");
@@ -136,6 +146,8 @@ mod tests {
             ("+/x", "$SYS/x"),
             ("#", "$SYS/x"),
             ("a/+/c", "a/b/d"),
+            ("$share/g/a/#", "b/a"),
+            ("$share/g/#", "$SYS/x"),
         ];
         for (filter, topic) in no {
             assert!(!matches(filter, topic), "{filter} should not match {topic}");

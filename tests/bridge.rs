@@ -270,11 +270,15 @@ fn a_message_too_large_for_kafka_stops_the_bridge_and_waits_for_a_bridge_that_ta
 }
 
 // A bridge that subscribes again on its resumed session must not forward the topic's retained
-// message again: an old value would land in Kafka after newer ones.
+// message again on MQTT 5: an old value would land in Kafka after newer ones. MQTT 3.1.1 has
+// no way to ask for that; there the retained message comes again, and nothing is lost.
 
 #[test]
-fn a_restarted_bridge_does_not_forward_a_retained_message_again_on_either_mqtt_version() {
-    for version in ["5", "3.1.1"] {
+fn a_restarted_bridge_forwards_a_retained_message_again_only_on_mqtt_3_1_1() {
+    for (version, expected) in [
+        ("5", &["1", "2", "3", "4"][..]),
+        ("3.1.1", &["1", "2", "3", "1", "4"]),
+    ] {
         let mqtt_topic = common::fresh("bridge-retained");
         let kafka_topic = common::kafka_topic("bridge-retained", 1);
         let args = [
@@ -299,13 +303,16 @@ fn a_restarted_bridge_does_not_forward_a_retained_message_again_on_either_mqtt_v
         await_kafka(&kafka_topic, Duration::from_secs(30), |r| r.len() >= 3);
         stop_bridge(bridge);
         let bridge = Running::start(&args);
+        // On 3.1.1 the retained message comes with the SUBACK, before `ready`.
         publish(&["-m", "4"]);
-        await_kafka(&kafka_topic, Duration::from_secs(30), |r| r.len() >= 4);
+        await_kafka(&kafka_topic, Duration::from_secs(30), |r| {
+            r.len() >= expected.len()
+        });
         let stopped = bridge.terminate(Duration::from_secs(30));
         common::assert_success("second bridge run", &stopped);
 
         let got = payloads(&kafka_records(&kafka_topic));
-        assert_eq!(got, ["1", "2", "3", "4"], "MQTT {version}");
+        assert_eq!(got, expected, "MQTT {version}");
         // Cleared, so that no later test sees it.
         publish(&["-r", "-m", ""]);
     }

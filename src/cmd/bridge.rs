@@ -14,10 +14,12 @@
 //! A record Kafka refuses for good (too large, not authorised) stops the bridge with an
 //! error; the message is not acknowledged, so it stays with the broker.
 //!
-//! Two kinds of message are acknowledged in their turn without being forwarded: retained
-//! messages a broker sends again when the bridge subscribes again on a resumed session (old
-//! values, already forwarded, that would land after newer ones), and messages outside the
-//! filter, from a subscription an earlier run left in the session under the same `-i`.
+//! On MQTT 5 a topic's retained message is forwarded once: the bridge subscribes with
+//! retain handling 1, so a resumed session is not sent it again. MQTT 3.1.1 has no such
+//! option, and every subscription brings the retained messages again; they are forwarded
+//! again rather than guessed at, since a retained message that was never forwarded looks the
+//! same. Messages outside the filter, from a subscription an earlier run left in the session
+//! under the same `-i`, are acknowledged in their turn without being forwarded.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -25,7 +27,7 @@ use std::time::Duration;
 use crate::Interrupts;
 use crate::exit::{self, Code, err};
 use crate::kafka::{self, Delivery, Producer, Reliability};
-use crate::mqtt::{AckToken, Connection, Event, Message, Version};
+use crate::mqtt::{AckToken, Connection, Event, Message};
 use crate::record::Envelope;
 use crate::settings::BridgeSettings;
 use crate::topic;
@@ -47,8 +49,6 @@ struct Counts {
     forwarded: u64,
     redelivered: u64,
     acknowledged: u64,
-    /// Retained messages sent again on a resumed MQTT 3.1.1 session.
-    retained_again: u64,
     /// Messages of a subscription the session holds from another filter.
     outside_filter: u64,
 }
@@ -63,7 +63,6 @@ pub async fn run(settings: BridgeSettings, interrupts: &mut Interrupts) -> anyho
     let mut queue: VecDeque<InFlight> = VecDeque::new();
     let mut counts = Counts::default();
     let mut generation = 0;
-    let mut resumed = false;
     let mut ready = false;
     let mut draining = false;
     // A record the producer refused at once: the bridge drains what went before, then stops.
@@ -103,11 +102,12 @@ pub async fn run(settings: BridgeSettings, interrupts: &mut Interrupts) -> anyho
             event = connection.poll(), if queue.len() < window || draining => match event {
                 Ok(Event::Connected { session_present }) => {
                     generation += 1;
-                    resumed = session_present;
                     if !session_present && generation > 1 {
                         tracing::warn!("the broker did not keep the bridge's session");
                     }
-                    // Also on a resumed session: the filter may differ from the session's.
+                    // Also on a resumed session: with `-i` it may hold another filter's
+                    // subscription. MQTT 5 brokers are asked not to send the retained messages
+                    // again for a subscription the session has (retain handling 1).
                     let filters = std::slice::from_ref(&settings.filter);
                     connection.subscribe(filters, settings.qos, false)?;
                 }
@@ -123,7 +123,7 @@ pub async fn run(settings: BridgeSettings, interrupts: &mut Interrupts) -> anyho
                     }
                 }
                 Ok(Event::Message(message)) if !draining => {
-                    if counts.skips(&settings, resumed, &message) {
+                    if counts.skips(&settings, &message) {
                         let (ack, topic) = (message.ack_token(), message.topic);
                         queue.push_back(InFlight { delivery: None, ack, generation, topic });
                         continue;
@@ -171,12 +171,6 @@ pub async fn run(settings: BridgeSettings, interrupts: &mut Interrupts) -> anyho
         "bridge stopped: {} messages forwarded ({} carried the DUP flag), {} acknowledged",
         counts.forwarded, counts.redelivered, counts.acknowledged
     );
-    if counts.retained_again > 0 {
-        eprintln!(
-            "bridge skipped {}: retained, sent again to the resumed session",
-            super::messages(counts.retained_again)
-        );
-    }
     if counts.outside_filter > 0 {
         eprintln!(
             "bridge skipped {} outside '{}': the session '{}' also holds a subscription made \
@@ -190,27 +184,21 @@ pub async fn run(settings: BridgeSettings, interrupts: &mut Interrupts) -> anyho
 }
 
 impl Counts {
-    /// Whether `message` is one not to forward, counting it: a message outside the filter
-    /// (the session holds a subscription of an earlier run with another filter, under the
-    /// same `-i`), or a retained message sent again because the bridge subscribed again on a
-    /// resumed MQTT 3.1.1 session. Forwarding that one would put an old value after newer
-    /// ones; MQTT 5 brokers are asked not to send it (retain handling 1).
-    fn skips(&mut self, settings: &BridgeSettings, resumed: bool, message: &Message) -> bool {
-        if !topic::matches(&settings.filter, &message.topic) {
-            if self.outside_filter == 0 {
-                tracing::warn!(
-                    topic = message.topic,
-                    "a message outside the filter: the session holds another subscription"
-                );
-            }
-            self.outside_filter += 1;
-            true
-        } else if message.retain && resumed && settings.mqtt.version == Version::V311 {
-            self.retained_again += 1;
-            true
-        } else {
-            false
+    /// Whether `message` is one not to forward, counting it: a message outside the filter,
+    /// from a subscription an earlier run with another filter left in the session under the
+    /// same `-i`.
+    fn skips(&mut self, settings: &BridgeSettings, message: &Message) -> bool {
+        if topic::matches(&settings.filter, &message.topic) {
+            return false;
         }
+        if self.outside_filter == 0 {
+            tracing::warn!(
+                topic = message.topic,
+                "a message outside the filter: the session holds another subscription"
+            );
+        }
+        self.outside_filter += 1;
+        true
     }
 }
 

@@ -512,6 +512,17 @@ fn kafka_settings(
             "-X {key}: the brokers come from the kafka:// URL"
         )));
     }
+    if let Some((key, _)) = overrides.iter().find(|(key, _)| {
+        matches!(
+            key.as_str(),
+            "acks" | "request.required.acks" | "enable.idempotence"
+        )
+    }) {
+        return Err(usage(format!(
+            "-X {key}: mqk always produces with acks=all and the idempotent producer, which \
+             its delivery guarantees rest on"
+        )));
+    }
     kafka::check_properties(&overrides).map_err(|e| usage(format!("-X {e}")))?;
     if args.partitions < 1 {
         return Err(usage("--partitions must be at least 1"));
@@ -607,11 +618,22 @@ mod tests {
     }
 
     #[test]
-    fn the_brokers_come_only_from_the_url_and_partitions_only_with_create_topic() {
+    fn x_cannot_change_the_brokers_or_the_guarantees_and_partitions_need_create_topic() {
         for key in ["bootstrap.servers", "metadata.broker.list"] {
             let x = format!("{key}=other:9092");
             let message = usage_message(pub_args(&["kafka://k/t", "-m", "x", "-X", &x]));
             assert!(message.contains("come from the kafka:// URL"), "{message}");
+        }
+        for x in [
+            "acks=0",
+            "request.required.acks=1",
+            "enable.idempotence=false",
+        ] {
+            let message = usage_message(pub_args(&["kafka://k/t", "-m", "x", "-X", x]));
+            assert!(
+                message.contains("always produces with acks=all"),
+                "{message}"
+            );
         }
         let line = ["pub", "kafka://k/t", "-m", "x", "--partitions", "3"];
         let error = Cli::parse_typed([&["mqk"], &line[..]].concat()).unwrap_err();
@@ -758,9 +780,9 @@ mod tests {
             message.contains("No such configuration property"),
             "{message}"
         );
-        let message = usage_message(pub_args(&[&line[..], &["acks=banana"]].concat()));
-        assert!(message.contains("-X acks=banana: "), "{message}");
-        assert!(pub_args(&[&line[..], &["acks=all"]].concat()).is_ok());
+        let message = usage_message(pub_args(&[&line[..], &["linger.ms=banana"]].concat()));
+        assert!(message.contains("-X linger.ms=banana: "), "{message}");
+        assert!(pub_args(&[&line[..], &["linger.ms=20"]].concat()).is_ok());
     }
 
     #[test]

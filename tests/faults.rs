@@ -123,15 +123,19 @@ fn a_message_over_the_brokers_packet_limit_ends_pub_without_a_reconnect_loop() {
     let file = dir.join("large.bin");
     std::fs::write(&file, vec![7_u8; 300_000]).unwrap();
     let url = format!("{}/t", broker.mqtt());
-    let run = |version: &str| {
+    let run = |version: &str, qos: &str| {
         let started = Instant::now();
-        let args = ["pub", &url, "-f", file.to_str().unwrap(), "-V", version];
+        let file = file.to_str().unwrap();
+        let args = ["pub", &url, "-f", file, "-V", version, "-q", qos];
         let output = common::run(&args, b"", Duration::from_secs(40));
         (output, started.elapsed())
     };
 
-    // MQTT 5: the CONNACK gave the limit, and the message is never sent.
-    let (v5, took) = run("5");
+    // MQTT 5: the CONNACK gave the limit, and the message is never sent, at QoS 0 either.
+    let (q0, _) = run("5", "0");
+    common::assert_exit(&q0, 6, "pub over the limit, MQTT 5, QoS 0");
+    assert!(common::stderr(&q0).contains("maximum packet size"));
+    let (v5, took) = run("5", "1");
     let said = common::stderr(&v5);
     common::assert_exit(&v5, 6, "pub over the limit, MQTT 5");
     assert!(
@@ -143,7 +147,7 @@ fn a_message_over_the_brokers_packet_limit_ends_pub_without_a_reconnect_loop() {
     );
     assert!(took < Duration::from_secs(5), "took {took:?}");
     // MQTT 3.1.1: the broker just closes the connection, each time.
-    let (v3, took) = run("3.1.1");
+    let (v3, took) = run("3.1.1", "1");
     let said = common::stderr(&v3);
     common::assert_exit(&v3, 6, "pub over the limit, MQTT 3.1.1");
     assert!(

@@ -123,6 +123,9 @@ async fn to_mqtt(
                 Ok(Event::Rejected(reason)) => {
                     tally.fail(format!("the broker refused a message: {reason}"), true);
                 }
+                Ok(Event::Unsent(why)) => {
+                    tally.fail(format!("a QoS 0 message was not sent: {why}"), false);
+                }
                 Ok(Event::Connected { .. }) => reconnects = settings.reconnects,
                 Ok(_) => {}
                 Err(e) if reconnects == 0 => break Stop::Failed(e.context("connection lost")),

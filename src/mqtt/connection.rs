@@ -480,6 +480,8 @@ enum Step {
     Event(Event),
     /// A QoS 1 or 2 publish with this packet id went out.
     Wrote(u16),
+    /// A QoS 0 publish went out: done, unless its connection failed meanwhile.
+    WroteQos0,
 }
 
 /// The current event loop, and what survives from one connection to the next.
@@ -521,6 +523,7 @@ impl<O: Opener> Driven<O> {
                 self.newest = pkid;
                 Ok(None)
             }
+            Ok(Step::WroteQos0) => Ok(Some(Event::Delivered)),
             Ok(Step::Event(Event::Other)) => Ok(None),
             Ok(Step::Event(Event::Connected { session_present })) => {
                 if !session_present {
@@ -544,7 +547,7 @@ impl<O: Opener> Driven<O> {
             }
             Ok(Step::Event(event)) => Ok(Some(event)),
             Err(e) => {
-                self.replace_event_loop();
+                self.replace_event_loop(&e);
                 match self.salvaged.pop_front() {
                     Some(event) => {
                         self.lost = Some(e);
@@ -559,10 +562,11 @@ impl<O: Opener> Driven<O> {
     /// Keeps what the lost connection's event loop read before it failed: acknowledgements
     /// and messages (tagged with that connection, so their acknowledgements are dropped and
     /// the broker redelivers them). Publishes it wrote count for the send order.
-    fn salvage(&mut self) {
+    fn salvage(&mut self, error: &anyhow::Error) {
         for step in self.events.take_events() {
             match step {
                 Step::Wrote(pkid) => self.newest = pkid,
+                Step::WroteQos0 => self.salvaged.push_back(Event::Unsent(format!("{error:#}"))),
                 Step::Event(Event::Message(mut message)) => {
                     message.ack.generation = self.generation;
                     self.salvaged.push_back(Event::Message(message));
@@ -578,8 +582,8 @@ impl<O: Opener> Driven<O> {
     /// After a connection error: keeps what must be resent, and puts a fresh client and event
     /// loop in place, under the lock, so that no request meant for the lost connection (an
     /// acknowledgement above all) can reach the next one.
-    fn replace_event_loop(&mut self) {
-        self.salvage();
+    fn replace_event_loop(&mut self, error: &anyhow::Error) {
+        self.salvage(error);
         let mut link = self
             .link
             .lock()
@@ -769,14 +773,16 @@ fn qos5(qos: u8) -> rumqttc::v5::mqttbytes::QoS {
 
 fn step4(event: r4::Event) -> Step {
     match event {
-        r4::Event::Outgoing(r4::Outgoing::Publish(pkid)) if pkid != 0 => Step::Wrote(pkid),
+        r4::Event::Outgoing(r4::Outgoing::Publish(0)) => Step::WroteQos0,
+        r4::Event::Outgoing(r4::Outgoing::Publish(pkid)) => Step::Wrote(pkid),
         event => Step::Event(event4(event)),
     }
 }
 
 fn step5(event: r5::Event) -> Step {
     match event {
-        r5::Event::Outgoing(r4::Outgoing::Publish(pkid)) if pkid != 0 => Step::Wrote(pkid),
+        r5::Event::Outgoing(r4::Outgoing::Publish(0)) => Step::WroteQos0,
+        r5::Event::Outgoing(r4::Outgoing::Publish(pkid)) => Step::Wrote(pkid),
         event => Step::Event(event5(event)),
     }
 }
@@ -800,7 +806,7 @@ fn event4(event: r4::Event) -> Event {
             dup: p.dup,
             properties: None,
         }),
-        E::Incoming(P::PubAck(_) | P::PubComp(_)) | E::Outgoing(O::Publish(0)) => Event::Delivered,
+        E::Incoming(P::PubAck(_) | P::PubComp(_)) => Event::Delivered,
         E::Incoming(P::SubAck(s)) => {
             Event::Subscribed(s.return_codes.iter().map(reason::suback4).collect())
         }
@@ -840,7 +846,6 @@ fn event5(event: r5::Event) -> Event {
         E::Incoming(I::SubAck(s)) => {
             Event::Subscribed(s.return_codes.iter().map(reason::suback5).collect())
         }
-        E::Outgoing(r4::Outgoing::Publish(0)) => Event::Delivered,
         E::Outgoing(r4::Outgoing::Disconnect) => Event::Disconnected,
         _ => Event::Other,
     }

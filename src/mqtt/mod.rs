@@ -94,6 +94,10 @@ pub enum Event {
     Delivered,
     /// The broker refused one of our publishes with a reason code (MQTT 5 only).
     Rejected(Reason),
+    /// A QoS 0 publish of ours was being written when its connection failed, for this
+    /// reason: nothing says it left (rumqttc refuses one over the broker's maximum packet
+    /// size only as it writes).
+    Unsent(String),
     /// SUBACK: per filter, the granted QoS or the refusal.
     Subscribed(Vec<Result<u8, Reason>>),
     /// Our DISCONNECT went out.

@@ -127,6 +127,16 @@ fn a_refusal_that_arrives_with_the_end_of_the_connection_still_exits_4() {
         );
         assert!(stderr(&output).contains("not authorized (0x87)"));
     }
+    // A stream: the broker closes the connection at each refusal, so reconnects end it; the
+    // refusal still decides the exit code and comes first in the message.
+    let lines: String = (1..=10).map(|n| format!("{n}\n")).collect();
+    let output = common::run(&["pub", &url, "-l"], lines.as_bytes(), LIMIT);
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("(first: the broker refused a message: not authorized (0x87))"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]

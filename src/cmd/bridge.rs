@@ -76,14 +76,14 @@ pub async fn run(settings: BridgeSettings, interrupts: &mut Interrupts) -> anyho
             () = interrupts.next() => {
                 if draining {
                     break Err(err(Code::Interrupted, format!(
-                        "stopped before Kafka acknowledged {} messages; they were not \
-                         acknowledged on MQTT, and the broker delivers them again to the next \
-                         run on this session", queue.len())));
+                        "stopped before Kafka acknowledged {}; they were not acknowledged on \
+                         MQTT, and the broker delivers them again to the next run on this \
+                         session", super::messages(queue.len() as u64))));
                 }
                 tracing::info!(
-                    "stopping: waiting for Kafka to acknowledge {} messages in flight \
-                     (interrupt again to stop without waiting; they stay with the MQTT broker)",
-                    queue.len()
+                    "stopping: waiting for Kafka to acknowledge {} in flight (interrupt again \
+                     to stop without waiting; they stay with the MQTT broker)",
+                    super::messages(queue.len() as u64)
                 );
                 draining = true;
             }
@@ -168,8 +168,10 @@ pub async fn run(settings: BridgeSettings, interrupts: &mut Interrupts) -> anyho
     connection.disconnect(Duration::from_secs(patience)).await;
     producer.flush(Duration::from_secs(1));
     eprintln!(
-        "bridge stopped: {} messages forwarded ({} carried the DUP flag), {} acknowledged",
-        counts.forwarded, counts.redelivered, counts.acknowledged
+        "bridge stopped: {} forwarded ({} carried the DUP flag), {} acknowledged",
+        super::messages(counts.forwarded),
+        counts.redelivered,
+        counts.acknowledged
     );
     if counts.outside_filter > 0 {
         eprintln!(

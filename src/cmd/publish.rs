@@ -373,28 +373,27 @@ impl Tally {
                 self.sent
             )
         };
+        // A refusal by the broker says more than what followed it (a connection it closed).
+        let code = if self.refused {
+            Code::Refused
+        } else {
+            Code::Undelivered
+        };
+        let cause = self
+            .first_failure
+            .map(|f| format!(" (first: {f})"))
+            .unwrap_or_default();
         match stop {
             // Everything sent was acknowledged: the failure itself (bad input, a missing
             // topic) decides the exit code.
             Stop::Failed(e) if missing == 0 => Err(e),
-            Stop::Failed(e) => Err(wrap(e, Code::Undelivered, unacked(""))),
+            Stop::Failed(e) => Err(wrap(e, code, unacked(&cause))),
             Stop::Interrupted => Err(err(
                 Code::Interrupted,
                 format!("interrupted; {}", unacked("")),
             )),
             Stop::Finished if missing == 0 => Ok(()),
-            Stop::Finished => {
-                let cause = self
-                    .first_failure
-                    .map(|f| format!(" (first: {f})"))
-                    .unwrap_or_default();
-                let code = if self.refused {
-                    Code::Refused
-                } else {
-                    Code::Undelivered
-                };
-                Err(err(code, unacked(&cause)))
-            }
+            Stop::Finished => Err(err(code, unacked(&cause))),
         }
     }
 }

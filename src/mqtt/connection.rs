@@ -187,9 +187,10 @@ impl Connection {
             Code::Refused,
             format!(
                 "MQTT broker {} closed the connection within {brief} s of accepting it, {n} \
-                 times in a row: most likely another client is connected with client id \
-                 '{id}' and each takes the session from the other (give each its own -i), or \
-                 the broker refuses something this client sends; last error: {error:#}",
+                 times in a row. Either another client is connected with client id '{id}' and \
+                 each takes the session from the other (give each its own -i), or the broker \
+                 refuses something this client sends (a message over its maximum packet size, \
+                 or a topic it does not allow); last error: {error:#}",
                 self.address
             ),
         )

@@ -29,20 +29,27 @@ const MAX_MQTT_STRING: usize = 65_535;
 fn ca_certificates(path: &std::path::Path) -> Result<Vec<u8>> {
     use rustls_pki_types::{CertificateDer, pem::PemObject};
     let shown = path.display();
+    let bad = |what: &str| err(Code::BadInput, format!("--cafile {shown} {what}"));
     let pem = std::fs::read(path)
         .map_err(|e| err(Code::BadInput, format!("cannot read --cafile {shown}: {e}")))?;
-    let mut certificates = CertificateDer::pem_slice_iter(&pem);
-    match certificates.next() {
-        Some(Ok(_)) if certificates.all(|c| c.is_ok()) => Ok(pem),
-        Some(Ok(_)) | Some(Err(_)) => Err(err(
-            Code::BadInput,
-            format!("--cafile {shown} holds a PEM certificate that does not parse"),
-        )),
-        None => Err(err(
-            Code::BadInput,
-            format!("--cafile {shown} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"),
-        )),
+    let certificates = CertificateDer::pem_slice_iter(&pem)
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|_| bad("holds a PEM block that does not parse"))?;
+    if certificates.is_empty() {
+        return Err(bad(
+            "holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+        ));
     }
+    // What rumqttc does with them: a certificate rustls cannot use as a CA is left out.
+    let mut roots = rustls::RootCertStore::empty();
+    let (usable, unusable) = roots.add_parsable_certificates(certificates);
+    if usable == 0 {
+        return Err(bad("holds no certificate that parses"));
+    }
+    if unusable > 0 {
+        tracing::warn!(file = %shown, unusable, "--cafile: certificates that do not parse are left out");
+    }
+    Ok(pem)
 }
 
 fn usage(message: impl Into<String>) -> anyhow::Error {

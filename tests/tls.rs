@@ -142,10 +142,16 @@ fn a_certificate_from_an_untrusted_ca_exits_3_saying_so() {
 }
 
 #[test]
-fn a_cafile_that_is_missing_or_holds_no_certificate_exits_8_before_connecting() {
+fn a_cafile_that_is_missing_or_holds_no_usable_certificate_exits_8_before_connecting() {
     let dir = own::directory("cafile");
     let not_pem = dir.join("notes.txt");
     std::fs::write(&not_pem, "not a certificate\n").unwrap();
+    let garbled = dir.join("garbled.pem");
+    std::fs::write(
+        &garbled,
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
     let missing = dir.join("missing.pem");
     // Nothing listens there: connecting would end with exit 3 instead.
     let url = format!("mqtts://127.0.0.1:{}/t", own::free_port());
@@ -153,6 +159,7 @@ fn a_cafile_that_is_missing_or_holds_no_certificate_exits_8_before_connecting() 
     for (file, says) in [
         (&missing, "cannot read --cafile"),
         (&not_pem, "no PEM certificate"),
+        (&garbled, "no certificate that parses"),
     ] {
         let output = run(&["pub", &url, "--cafile", file.to_str().unwrap(), "-m", "x"]);
 

@@ -361,7 +361,7 @@ impl Tally {
                 eprintln!("published {published} ({size}) in {seconds:.2} s");
             } else {
                 eprintln!(
-                    "published {} of {} messages ({size} sent) in {seconds:.2} s",
+                    "published {} of {} messages ({size} in all) in {seconds:.2} s",
                     self.acked, self.sent
                 );
             }

@@ -47,7 +47,8 @@ fn ca_certificates(path: &std::path::Path) -> Result<Vec<u8>> {
         return Err(bad("holds no certificate that parses"));
     }
     if unusable > 0 {
-        tracing::warn!(file = %shown, unusable, "--cafile: certificates that do not parse are left out");
+        let left_out = "--cafile: certificates that do not parse are left out";
+        tracing::warn!(file = %shown, unusable, "{left_out}");
     }
     Ok(pem)
 }

@@ -498,6 +498,20 @@ fn mqtt_settings(
     })
 }
 
+/// Why a librdkafka property is not the user's to set, if it is not.
+fn reserved(key: &str) -> Option<&'static str> {
+    match key {
+        "bootstrap.servers" | "metadata.broker.list" => {
+            Some("the brokers come from the kafka:// URL")
+        }
+        "acks" | "request.required.acks" | "enable.idempotence" => Some(
+            "mqk always produces with acks=all and the idempotent producer, which its \
+             delivery guarantees rest on",
+        ),
+        _ => None,
+    }
+}
+
 fn kafka_settings(
     args: &KafkaArgs,
     endpoint: &KafkaEndpoint,
@@ -512,24 +526,10 @@ fn kafka_settings(
             ))),
         })
         .collect::<Result<Vec<_>>>()?;
-    if let Some((key, _)) = overrides
-        .iter()
-        .find(|(key, _)| matches!(key.as_str(), "bootstrap.servers" | "metadata.broker.list"))
-    {
-        return Err(usage(format!(
-            "-X {key}: the brokers come from the kafka:// URL"
-        )));
-    }
-    if let Some((key, _)) = overrides.iter().find(|(key, _)| {
-        matches!(
-            key.as_str(),
-            "acks" | "request.required.acks" | "enable.idempotence"
-        )
-    }) {
-        return Err(usage(format!(
-            "-X {key}: mqk always produces with acks=all and the idempotent producer, which \
-             its delivery guarantees rest on"
-        )));
+    for (key, _) in &overrides {
+        if let Some(why) = reserved(key) {
+            return Err(usage(format!("-X {key}: {why}")));
+        }
     }
     kafka::check_properties(&overrides).map_err(|e| usage(format!("-X {e}")))?;
     if args.partitions < 1 {

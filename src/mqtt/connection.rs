@@ -644,11 +644,11 @@ impl EventLoop for r5::EventLoop {
     type Request = r5::Request;
 
     async fn step(&mut self, address: &str) -> anyhow::Result<Step> {
-        let id = self.options.client_id();
-        self.poll()
-            .await
-            .map(step5)
-            .map_err(|e| error5(address, &id, e))
+        match self.poll().await {
+            Ok(event) => Ok(step5(event)),
+            // The client id only for an error: cloned, it would cost every poll.
+            Err(e) => Err(error5(address, &self.options.client_id(), e)),
+        }
     }
 
     fn take_events(&mut self) -> Vec<Step> {
